@@ -35,7 +35,8 @@ using Parsed = std::variant<T, ParseError>;
 
 struct Limits {
   std::size_t max_records_per_batch = 100000;
-  std::size_t max_string_bytes = 4096;  // names, messages, reasons
+  std::size_t max_string_bytes = 4096;  // names and every other bounded string
+  std::size_t max_text_bytes = 65536;   // a finish reason or event message (may hold a traceback)
   std::size_t max_layers_per_sample = 10000;
   std::size_t max_modules = 100000;
 };

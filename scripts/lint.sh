@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Formatting and static analysis, warnings as errors: clang-format and clang-tidy on the C++,
+# ruff (lint + format) and mypy on the Python. `--fix` rewrites formatting instead of checking.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+BUILD_DIR=${BUILD_DIR:-build}
+FIX=0
+[ "${1:-}" = "--fix" ] && FIX=1
+
+mapfile -t CXX_FILES < <(git ls-files -co --exclude-standard -- '*.cpp' '*.hpp' | grep -v '^build')
+mapfile -t PY_PATHS < <(git ls-files -co --exclude-standard -- '*.py' | grep -v '^build')
+
+if [ $FIX -eq 1 ]; then
+  clang-format -i "${CXX_FILES[@]}"
+  .venv/bin/ruff format "${PY_PATHS[@]}"
+  .venv/bin/ruff check --fix "${PY_PATHS[@]}"
+  exit 0
+fi
+
+step "clang-format (${#CXX_FILES[@]} files)"
+clang-format --dry-run -Werror "${CXX_FILES[@]}"
+
+step "clang-tidy (warnings are errors)"
+mapfile -t TIDY_FILES < <(printf '%s\n' "${CXX_FILES[@]}" | grep '\.cpp$')
+printf '%s\n' "${TIDY_FILES[@]}" |
+  xargs -P "$(nproc)" -n 4 clang-tidy -p "$BUILD_DIR" --quiet 2> >(grep -v 'warnings generated' >&2)
+
+step "ruff and mypy (Python)"
+.venv/bin/ruff check "${PY_PATHS[@]}"
+.venv/bin/ruff format --check "${PY_PATHS[@]}"
+.venv/bin/mypy
+done_msg "lint clean"

@@ -1,0 +1,55 @@
+// POST /api/v1/runs, /runs/{id}/records and /runs/{id}/finish.
+#include "api/handlers.hpp"
+#include "api/responses.hpp"
+#include "model/runs.hpp"
+
+namespace atlas::api {
+namespace {
+
+http::Response IngestBatch(const http::Request& req, store::Store& store,
+                           const model::RecordBatch& batch) {
+  auto result = store.Ingest(req.params.at("id"), batch);
+  if (!result.ok()) return StoreError(result.status());
+  return JsonResponse(200, {{"accepted", result->accepted}, {"duplicates", result->duplicates}});
+}
+
+}  // namespace
+
+http::Response CreateRun(const http::Request& req, store::Store& store, const ApiOptions& opt) {
+  if (auto rejected = RequireJsonBody(req)) return *rejected;
+  auto parsed = protocol::ParseRunCreate(req.body, opt.limits);
+  if (auto* error = std::get_if<protocol::ParseError>(&parsed)) return ParseErrorResponse(*error);
+  auto result = store.CreateOrResumeRun(std::get<model::RunCreate>(parsed));
+  if (!result.ok()) return StoreError(result.status());
+  const model::Run& run = result->run;
+  return JsonResponse(result->resumed ? 200 : 201, {{"id", run.id},
+                                                    {"project_id", run.project_id},
+                                                    {"project", run.project_name},
+                                                    {"name", run.name},
+                                                    {"status", model::ToString(run.status)},
+                                                    {"resumed", result->resumed}});
+}
+
+http::Response PostRecords(const http::Request& req, store::Store& store, const ApiOptions& opt) {
+  if (auto rejected = RequireJsonBody(req)) return *rejected;
+  auto parsed = protocol::ParseRecordBatch(req.body, opt.limits);
+  if (auto* error = std::get_if<protocol::ParseError>(&parsed)) return ParseErrorResponse(*error);
+  return IngestBatch(req, store, std::get<model::RecordBatch>(parsed));
+}
+
+http::Response PostFinish(const http::Request& req, store::Store& store, const ApiOptions& opt) {
+  if (auto rejected = RequireJsonBody(req)) return *rejected;
+  auto parsed = protocol::ParseFinish(req.body, opt.limits);
+  if (auto* error = std::get_if<protocol::ParseError>(&parsed)) return ParseErrorResponse(*error);
+  model::RecordBatch batch;
+  batch.finishes.push_back(std::get<model::FinishRecord>(std::move(parsed)));
+  auto result = store.Ingest(req.params.at("id"), batch);
+  if (!result.ok()) return StoreError(result.status());
+  auto run = store.GetRun(req.params.at("id"));
+  if (!run.ok()) return StoreError(run.status());
+  return JsonResponse(200, {{"accepted", result->accepted},
+                            {"duplicates", result->duplicates},
+                            {"status", model::ToString(run->status)}});
+}
+
+}  // namespace atlas::api

@@ -1,0 +1,185 @@
+// The read side of API v1: projects, runs, series, epochs, layer statistics, events, profiles.
+#include <algorithm>
+#include <limits>
+
+#include "api/handlers.hpp"
+#include "api/json_views.hpp"
+#include "api/responses.hpp"
+#include "store/downsample.hpp"
+
+namespace atlas::api {
+namespace {
+
+constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
+
+// Unwraps a parsed query parameter or returns its 400 response from the enclosing handler.
+#define ATLAS_QUERY_OR_RETURN(var, expr)                                  \
+  auto var##_parsed = (expr);                                             \
+  if (auto* var##_error = std::get_if<http::Response>(&var##_parsed)) {   \
+    return *var##_error;                                                  \
+  }                                                                       \
+  auto var = std::get<0>(std::move(var##_parsed))
+
+bool AllDigits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::optional<model::RunSortKey> ParseSortKey(const std::string& s) {
+  if (s == "created_at") return model::RunSortKey::kCreatedAt;
+  if (s == "name") return model::RunSortKey::kName;
+  if (s == "status") return model::RunSortKey::kStatus;
+  if (s == "last_step") return model::RunSortKey::kLastStep;
+  return std::nullopt;
+}
+
+}  // namespace
+
+http::Response ListProjects(const http::Request& /*req*/, store::Store& store) {
+  auto projects = store.ListProjects();
+  if (!projects.ok()) return StoreError(projects.status());
+  model::Json list = model::Json::array();
+  for (const auto& p : *projects) list.push_back(ProjectJson(p));
+  return JsonResponse(200, {{"projects", std::move(list)}});
+}
+
+http::Response ListRuns(const http::Request& req, store::Store& store) {
+  model::RunQuery query;
+  if (auto project = req.Query("project")) {
+    if (AllDigits(*project)) {
+      query.project_id = std::stoll(*project);
+    } else {
+      query.project_name = *project;
+    }
+  }
+  if (auto name = req.Query("name")) query.name_contains = *name;
+  if (auto status = req.Query("status")) {
+    query.status = model::ParseRunStatus(*status);
+    if (!query.status) {
+      return http::ErrorResponse(400, "bad_query", "status",
+                                 "must be one of: running, completed, failed, stopped");
+    }
+  }
+  if (auto sort = req.Query("sort")) {
+    auto key = ParseSortKey(*sort);
+    if (!key) {
+      return http::ErrorResponse(400, "bad_query", "sort",
+                                 "must be one of: created_at, name, status, last_step");
+    }
+    query.sort = *key;
+  }
+  if (auto order = req.Query("order")) {
+    if (*order != "asc" && *order != "desc") {
+      return http::ErrorResponse(400, "bad_query", "order", "must be asc or desc");
+    }
+    query.descending = *order == "desc";
+  }
+  ATLAS_QUERY_OR_RETURN(limit, IntQuery(req, "limit", 50, 1, 500));
+  ATLAS_QUERY_OR_RETURN(offset, IntQuery(req, "offset", 0, 0, kMaxInt));
+  query.limit = limit;
+  query.offset = offset;
+
+  auto page = store.ListRuns(query);
+  if (!page.ok()) return StoreError(page.status());
+  model::Json runs = model::Json::array();
+  for (const auto& run : page->runs) runs.push_back(RunSummaryJson(run));
+  return JsonResponse(200,
+                      {{"runs", std::move(runs)}, {"total", page->total}, {"limit", limit}, {"offset", offset}});
+}
+
+http::Response GetRun(const http::Request& req, store::Store& store) {
+  auto run = store.GetRun(req.params.at("id"));
+  if (!run.ok()) return StoreError(run.status());
+  return JsonResponse(200, RunDetailJson(*run));
+}
+
+http::Response ListSeries(const http::Request& req, store::Store& store) {
+  auto names = store.ListSeries(req.params.at("id"));
+  if (!names.ok()) return StoreError(names.status());
+  return JsonResponse(200, {{"run_id", req.params.at("id")}, {"series", *names}});
+}
+
+http::Response GetSeries(const http::Request& req, store::Store& store) {
+  store::SeriesQuery query;
+  query.metric = req.params.at("metric");
+  const std::string axis = req.Query("x").value_or("step");
+  if (axis != "step" && axis != "time") {
+    return http::ErrorResponse(400, "bad_query", "x", "must be step or time");
+  }
+  query.axis = axis == "step" ? store::SeriesAxis::kStep : store::SeriesAxis::kTime;
+  ATLAS_QUERY_OR_RETURN(from, NumberQuery(req, "from"));
+  ATLAS_QUERY_OR_RETURN(to, NumberQuery(req, "to"));
+  ATLAS_QUERY_OR_RETURN(points, IntQuery(req, "points", 1000, 1, 10000));
+  query.from = from;
+  query.to = to;
+
+  std::vector<store::SeriesPoint> scanned;
+  Status status = store.ScanSeries(req.params.at("id"), query,
+                                   [&scanned](const store::SeriesPoint& p) { scanned.push_back(p); });
+  if (!status.ok()) return StoreError(status);
+
+  auto buckets = store::Downsample(scanned, static_cast<std::size_t>(points));
+  model::Json xs = model::Json::array(), mins = model::Json::array(), maxs = model::Json::array(),
+              lasts = model::Json::array(), counts = model::Json::array();
+  for (const auto& b : buckets) {
+    xs.push_back(b.x);
+    mins.push_back(NumberJson(b.min));
+    maxs.push_back(NumberJson(b.max));
+    lasts.push_back(NumberJson(b.last));
+    counts.push_back(b.count);
+  }
+  return JsonResponse(200, {{"run_id", req.params.at("id")},
+                            {"metric", query.metric},
+                            {"x_axis", axis},
+                            {"points_in_range", scanned.size()},
+                            {"x", std::move(xs)},
+                            {"min", std::move(mins)},
+                            {"max", std::move(maxs)},
+                            {"last", std::move(lasts)},
+                            {"count", std::move(counts)}});
+}
+
+http::Response ListEpochs(const http::Request& req, store::Store& store) {
+  auto epochs = store.ListEpochs(req.params.at("id"));
+  if (!epochs.ok()) return StoreError(epochs.status());
+  model::Json list = model::Json::array();
+  for (const auto& e : *epochs) list.push_back(EpochJson(e));
+  return JsonResponse(200, {{"epochs", std::move(list)}});
+}
+
+http::Response ListLayerStats(const http::Request& req, store::Store& store) {
+  store::LayerStatsQuery query;
+  query.layer = req.Query("layer");
+  ATLAS_QUERY_OR_RETURN(from_step, IntQuery(req, "from_step", 0, 0, kMaxInt));
+  ATLAS_QUERY_OR_RETURN(to_step, IntQuery(req, "to_step", kMaxInt, 0, kMaxInt));
+  ATLAS_QUERY_OR_RETURN(limit, IntQuery(req, "limit", 10000, 1, 100000));
+  query.from_step = from_step;
+  query.to_step = to_step;
+  query.limit = limit;
+  auto samples = store.ListLayerStats(req.params.at("id"), query);
+  if (!samples.ok()) return StoreError(samples.status());
+  model::Json list = model::Json::array();
+  for (const auto& s : *samples) list.push_back(LayerStatsJson(s));
+  return JsonResponse(200, {{"samples", std::move(list)}});
+}
+
+http::Response ListEvents(const http::Request& req, store::Store& store) {
+  store::EventQuery query;
+  query.type = req.Query("type");
+  ATLAS_QUERY_OR_RETURN(limit, IntQuery(req, "limit", 1000, 1, 100000));
+  query.limit = limit;
+  auto events = store.ListEvents(req.params.at("id"), query);
+  if (!events.ok()) return StoreError(events.status());
+  model::Json list = model::Json::array();
+  for (const auto& e : *events) list.push_back(EventJson(e));
+  return JsonResponse(200, {{"events", std::move(list)}});
+}
+
+http::Response ListProfiles(const http::Request& req, store::Store& store) {
+  auto profiles = store.ListProfiles(req.params.at("id"));
+  if (!profiles.ok()) return StoreError(profiles.status());
+  model::Json list = model::Json::array();
+  for (const auto& p : *profiles) list.push_back(ProfileJson(p));
+  return JsonResponse(200, {{"profiles", std::move(list)}});
+}
+
+}  // namespace atlas::api

@@ -1,0 +1,46 @@
+// atlas: the command line of Atlas (serve, runs, show).
+#include <CLI/CLI.hpp>
+#include <curl/curl.h>
+
+#include "cli/api_client.hpp"
+#include "cli/commands.hpp"
+#include "cli/serve_flags.hpp"
+#include "cli/logging.hpp"
+
+int main(int argc, char** argv) {
+  using namespace atlas::cli;
+  CLI::App app{"atlas: see how much energy, CO2 and money a training run burns"};
+  app.set_version_flag("--version", std::string("atlas ") + ATLAS_VERSION);
+  app.require_subcommand(1);
+
+  ServeOptions serve;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "Run atlasd on the embedded database");
+  AddServeFlags(*serve_cmd, serve);
+
+  RunsOptions runs;
+  runs.server_url = DefaultServerUrl();
+  CLI::App* runs_cmd = app.add_subcommand("runs", "List runs");
+  runs_cmd->add_option("--url", runs.server_url, "atlasd URL (default $ATLAS_URL or local)");
+  runs_cmd->add_option("--project", runs.project, "Project id or name");
+  runs_cmd->add_option("--status", runs.status, "running | completed | failed | stopped");
+  runs_cmd->add_option("--name", runs.name, "Only runs whose name contains this");
+  runs_cmd->add_option("--limit", runs.limit, "At most this many runs (1-500)")->check(CLI::Range(1, 500));
+  runs_cmd->add_flag("--json", runs.json, "Print the API's JSON");
+
+  ShowOptions show;
+  show.server_url = DefaultServerUrl();
+  CLI::App* show_cmd = app.add_subcommand("show", "Show one run");
+  show_cmd->add_option("RUN", show.run_id, "Run id")->required();
+  show_cmd->add_option("--url", show.server_url, "atlasd URL (default $ATLAS_URL or local)");
+  show_cmd->add_flag("--json", show.json, "Print the API's JSON");
+
+  CLI11_PARSE(app, argc, argv);
+  ConfigureLogging();
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  int code = 0;
+  if (*serve_cmd) code = Serve(serve);
+  if (*runs_cmd) code = RunsCommand(runs);
+  if (*show_cmd) code = ShowCommand(show);
+  curl_global_cleanup();
+  return code;
+}

@@ -1,0 +1,83 @@
+#include "cli/serve.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "api/routes.hpp"
+#include "http/server.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+namespace atlas::cli {
+namespace {
+
+bool WritePortFile(const std::string& path, std::uint16_t port) {
+  // Written to a temporary name and renamed, so a reader never sees a half-written file.
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+}  // namespace
+
+std::string DefaultDataDir() {
+  if (const char* dir = std::getenv("ATLAS_DATA_DIR"); dir && *dir) return dir;  // NOLINT(concurrency-mt-unsafe)
+  if (const char* home = std::getenv("HOME"); home && *home) {  // NOLINT(concurrency-mt-unsafe)
+    return (std::filesystem::path(home) / ".atlas").string();
+  }
+  return ".atlas";
+}
+
+int Serve(const ServeOptions& options) {
+  const std::string data_dir = options.data_dir.empty() ? DefaultDataDir() : options.data_dir;
+  const std::string db_path = (std::filesystem::path(data_dir) / "atlas.db").string();
+
+  store::SqliteOptions store_options;
+  store_options.path = db_path;
+  auto opened = store::OpenSqliteStore(store_options);
+  if (!opened.ok()) {
+    spdlog::error("cannot open the database {}: {}", db_path, opened.status().message());
+    return 1;
+  }
+  std::unique_ptr<store::Store> store = std::move(opened).value();
+
+  http::Router router;
+  api::AddRoutes(router, *store, api::ApiOptions{.limits = {}, .version = ATLAS_VERSION});
+
+  http::ServerOptions server_options;
+  server_options.host = options.host;
+  server_options.port = options.port;
+  server_options.threads = options.threads;
+  server_options.body_limit = options.body_limit;
+  server_options.log_requests = options.log_requests;
+  http::Server server(server_options, std::move(router));
+  if (Status listening = server.Listen(); !listening.ok()) {
+    spdlog::error("cannot listen on {}:{}: {}", options.host, options.port, listening.message());
+    return 1;
+  }
+  spdlog::info("atlasd {} listening on http://{}:{} (data: {})", ATLAS_VERSION, options.host,
+               server.port(), db_path);
+  if (!options.port_file.empty() && !WritePortFile(options.port_file, server.port())) {
+    spdlog::error("cannot write the port file {}", options.port_file);
+    return 1;
+  }
+
+  server.RunUntilSignal();
+
+  if (Status closed = store->Close(); !closed.ok()) {
+    spdlog::error("closing the database failed: {}", closed.message());
+    return 1;
+  }
+  spdlog::info("atlasd stopped; database closed cleanly");
+  return 0;
+}
+
+}  // namespace atlas::cli
