@@ -38,11 +38,13 @@ std::string Quote(std::string_view s) {
   return quoted;
 }
 
+// Keys written as `.key` in paths; others (empty, long, or with other characters) are written
+// as `["key"]`.
 bool IsPlainKey(std::string_view key) {
-  if (key.empty()) return false;
+  if (key.empty() || key.size() > kMaxEchoBytes) return false;
   for (const char c : key) {
-    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                       c == '_';
+    const bool plain =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (!plain) return false;
   }
   return true;
@@ -72,12 +74,13 @@ std::optional<double> NonFiniteFromString(std::string_view s) {
 }
 
 // Checks the length of a name already known to be a string.
-bool CheckNameLength(Reader& reader, std::string_view name, const Path& path,
-                     std::size_t min_chars, std::size_t max_chars) {
+bool CheckNameLength(Reader& reader, std::string_view name, const Path& path, std::size_t min_chars,
+                     std::size_t max_chars) {
   const std::size_t chars = CountChars(name);
   if (chars >= min_chars && chars <= max_chars) return true;
   if (min_chars == 0) {
-    return reader.Fail(path, fmt::format("must be at most {} characters, got {}", max_chars, chars));
+    return reader.Fail(path,
+                       fmt::format("must be at most {} characters, got {}", max_chars, chars));
   }
   return reader.Fail(path,
                      fmt::format("must be {}-{} characters, got {}", min_chars, max_chars, chars));
@@ -91,11 +94,13 @@ constexpr double kTwoPow63 = 9223372036854775808.0;
 std::int64_t Int64Of(const dom::element& value) { return value.get_int64().value_unsafe(); }
 std::uint64_t Uint64Of(const dom::element& value) { return value.get_uint64().value_unsafe(); }
 double DoubleOf(const dom::element& value) { return value.get_double().value_unsafe(); }
-std::string_view StringOf(const dom::element& value) {
-  return value.get_string().value_unsafe();
+std::string_view StringOf(const dom::element& value) { return value.get_string().value_unsafe(); }
+bool GetArray(const dom::element& value, dom::array& out) {
+  return value.get_array().get(out) == simdjson::SUCCESS;
 }
-dom::array ArrayOf(const dom::element& value) { return value.get_array().value_unsafe(); }
-dom::object ObjectOf(const dom::element& value) { return value.get_object().value_unsafe(); }
+bool GetObject(const dom::element& value, dom::object& out) {
+  return value.get_object().get(out) == simdjson::SUCCESS;
+}
 
 }  // namespace
 
@@ -173,12 +178,16 @@ model::Json ToJson(const dom::element& value) {
   switch (value.type()) {
     case element_type::ARRAY: {
       model::Json out = model::Json::array();
-      for (const dom::element child : ArrayOf(value)) out.push_back(ToJson(child));
+      dom::array array;
+      if (!GetArray(value, array)) return out;
+      for (const dom::element child : array) out.push_back(ToJson(child));
       return out;
     }
     case element_type::OBJECT: {
       model::Json out = model::Json::object();
-      for (const dom::key_value_pair field : ObjectOf(value)) {
+      dom::object object;
+      if (!GetObject(value, object)) return out;
+      for (const dom::key_value_pair field : object) {
         out[std::string(field.key)] = ToJson(field.value);
       }
       return out;
@@ -230,14 +239,12 @@ bool Reader::TypeError(const dom::element& value, const Path& path, std::string_
 }
 
 bool Reader::Object(const dom::element& value, const Path& path, dom::object& out) {
-  if (value.type() != element_type::OBJECT) return TypeError(value, path, "an object");
-  out = ObjectOf(value);
+  if (!GetObject(value, out)) return TypeError(value, path, "an object");
   return true;
 }
 
 bool Reader::Array(const dom::element& value, const Path& path, dom::array& out) {
-  if (value.type() != element_type::ARRAY) return TypeError(value, path, "an array");
-  out = ArrayOf(value);
+  if (!GetArray(value, out)) return TypeError(value, path, "an array");
   return true;
 }
 
@@ -257,8 +264,7 @@ bool Reader::OpaqueObject(const dom::element& value, const Path& path, model::Js
   return true;
 }
 
-bool Reader::Int(const dom::element& value, const Path& path, std::int64_t min,
-                 std::int64_t& out) {
+bool Reader::Int(const dom::element& value, const Path& path, std::int64_t min, std::int64_t& out) {
   std::int64_t v = 0;
   switch (value.type()) {
     case element_type::INT64:
@@ -266,8 +272,7 @@ bool Reader::Int(const dom::element& value, const Path& path, std::int64_t min,
       break;
     case element_type::UINT64:  // simdjson uses UINT64 only above INT64_MAX
       return Fail(path, fmt::format("must be at most {}, got {}",
-                                    std::numeric_limits<std::int64_t>::max(),
-                                    Uint64Of(value)));
+                                    std::numeric_limits<std::int64_t>::max(), Uint64Of(value)));
     case element_type::DOUBLE: {
       const double d = DoubleOf(value);
       if (std::trunc(d) != d) {
@@ -302,11 +307,11 @@ bool Reader::Timestamp(const dom::element& value, const Path& path, double& out)
   return true;
 }
 
-bool Reader::Number(const dom::element& value, const Path& path, bool non_negative,
-                    double& out) {
+bool Reader::Number(const dom::element& value, const Path& path, bool non_negative, double& out) {
   if (!IsNumber(value.type())) return TypeError(value, path, "a number");
   const double v = DoubleOf(value);
-  if (non_negative && v < 0) return Fail(path, fmt::format("must be >= 0, got {}", FormatNumber(v)));
+  if (non_negative && v < 0)
+    return Fail(path, fmt::format("must be >= 0, got {}", FormatNumber(v)));
   out = v;
   return true;
 }
@@ -329,7 +334,8 @@ bool Reader::Telemetry(const dom::element& value, const Path& path, bool non_neg
   }
   // NaN compares false, so it passes: a NaN throughput is a measurement failure to show, not
   // invalid input.
-  if (non_negative && v < 0) return Fail(path, fmt::format("must be >= 0, got {}", FormatNumber(v)));
+  if (non_negative && v < 0)
+    return Fail(path, fmt::format("must be >= 0, got {}", FormatNumber(v)));
   out = v;
   return true;
 }
@@ -370,16 +376,15 @@ bool Reader::NamedValues(const dom::element& value, const Path& path, bool rejec
     const Path field_path = path.Key(field.key);
     if (!CheckNameLength(*this, field.key, field_path, 1, kMaxValueNameChars)) return false;
     if (reject_step_fields && model::FindStepField(field.key)) {
-      return Fail(field_path, fmt::format("{} is a step field; use the top-level field",
-                                          Quote(field.key)));
+      return Fail(field_path,
+                  fmt::format("{} is a step field; use the top-level field", Quote(field.key)));
     }
     double v = 0;
     if (!Telemetry(field.value, field_path, /*non_negative=*/false, v)) return false;
     out.emplace_back(std::string(field.key), v);
   }
-  const auto repeat = FirstRepeat(out, [](const auto& named) {
-    return std::string_view(named.first);
-  });
+  const auto repeat =
+      FirstRepeat(out, [](const auto& named) { return std::string_view{named.first}; });
   if (repeat) return Duplicate(path.Key(out[*repeat].first));
   return true;
 }

@@ -6,6 +6,7 @@
 // that each thread keeps one reusable simdjson parser (see Document).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -116,8 +117,8 @@ class Reader {
   bool Name(const dom::element& value, const Path& path, std::size_t min_chars,
             std::size_t max_chars, std::string_view& out);
   // A string equal to one of `choices`.
-  bool OneOf(const dom::element& value, const Path& path,
-             std::span<const std::string_view> choices, std::string_view& out);
+  bool OneOf(const dom::element& value, const Path& path, std::span<const std::string_view> choices,
+             std::string_view& out);
 
   // Reads an object of name -> telemetry value with names of 1-128 characters, rejecting a
   // name that repeats. `reject_step_fields` turns a name of model::kStepFields into an error.
@@ -130,21 +131,6 @@ class Reader {
   const Limits& limits_;
   ParseError error_;
   bool failed_ = false;
-};
-
-// Tracks which of up to 64 known keys an object has shown, to reject a key given twice.
-class SeenKeys {
- public:
-  // Marks key number `index` as seen; false (after reporting) when it was seen before.
-  bool Mark(Reader& reader, std::size_t index, const Path& path) {
-    const std::uint64_t bit = std::uint64_t{1} << index;
-    if ((mask_ & bit) != 0) return reader.Duplicate(path);
-    mask_ |= bit;
-    return true;
-  }
-
- private:
-  std::uint64_t mask_ = 0;
 };
 
 // The position of `key` in `keys`, or nullopt.
@@ -175,5 +161,48 @@ std::optional<std::size_t> FirstRepeat(const Items& items, NameOf name_of) {
 
 // "a, b, c": the choices of an enumeration for messages.
 std::string JoinChoices(std::span<const std::string_view> choices);
+
+// A set of keys of one object kind, as bits: bit i stands for keys[i].
+using KeyMask = std::uint64_t;
+constexpr KeyMask Bit(std::size_t index) { return KeyMask{1} << index; }
+
+// Reads every field of `object` whose key is one of `keys` by calling
+// `read_field(index, value, field_path)`. A key not in `keys` is an error (with `unknown_reason`,
+// or a list of the allowed keys when that is empty), as is a key given twice. A null value means
+// the field is absent: it is not passed on. `present` gets the bit of each non-null field.
+template <std::size_t N, typename ReadField>
+bool ReadFields(Reader& reader, const dom::object& object, const Path& path,
+                const std::array<std::string_view, N>& keys, std::string_view unknown_reason,
+                KeyMask& present, ReadField&& read_field) {
+  static_assert(N <= 64, "KeyMask holds 64 keys");
+  KeyMask seen = 0;
+  for (const dom::key_value_pair field : object) {
+    const Path field_path = path.Key(field.key);
+    const std::optional<std::size_t> index = KeyIndex(keys, field.key);
+    if (!index) {
+      if (!unknown_reason.empty()) return reader.Fail(field_path, std::string(unknown_reason));
+      return reader.Fail(field_path, "unknown field; allowed: " + JoinChoices(keys));
+    }
+    const KeyMask bit = Bit(*index);
+    if ((seen & bit) != 0) return reader.Duplicate(field_path);
+    seen |= bit;
+    if (field.value.is_null()) continue;
+    present |= bit;
+    if (!read_field(*index, field.value, field_path)) return false;
+  }
+  return true;
+}
+
+// Reports the first key of `keys` (in table order) that is in `required` but not in `present`.
+template <std::size_t N>
+bool RequireFields(Reader& reader, const Path& path, const std::array<std::string_view, N>& keys,
+                   KeyMask present, KeyMask required) {
+  const KeyMask missing = required & ~present;
+  if (missing == 0) return true;
+  for (std::size_t i = 0; i < N; ++i) {
+    if ((missing & Bit(i)) != 0) return reader.Required(path.Key(keys[i]));
+  }
+  return true;
+}
 
 }  // namespace atlas::protocol::detail
