@@ -72,8 +72,8 @@ Status StatusFor(int rc, std::string message) {
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Mode mode,
                                                      int busy_timeout_ms) {
   int flags = SQLITE_OPEN_NOMUTEX;
-  flags |= mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY
-                                   : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  flags |=
+      mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
@@ -180,8 +180,8 @@ void Query::BindReal(int index, const std::optional<double>& value) {
 void Query::BindBound(int index, double value) { Check(sqlite3_bind_double(stmt_, index, value)); }
 
 void Query::BindText(int index, std::string_view value) {
-  Check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                            SQLITE_UTF8));
+  Check(
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
 void Query::BindNull(int index) { Check(sqlite3_bind_null(stmt_, index)); }
@@ -191,8 +191,9 @@ Result<bool> Query::Step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return conn_.Error(rc, sqlite3_sql(stmt_) != nullptr ? std::string_view(sqlite3_sql(stmt_)).substr(0, 80)
-                                                        : std::string_view("step"));
+  return conn_.Error(rc, sqlite3_sql(stmt_) != nullptr
+                             ? std::string_view(sqlite3_sql(stmt_)).substr(0, 80)
+                             : std::string_view("step"));
 }
 
 Status Query::Run() {

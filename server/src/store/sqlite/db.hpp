@@ -100,6 +100,17 @@ class Query {
   Result<bool> Step();
   // Steps a statement that returns no rows.
   Status Run();
+  // Calls `on_row()` (returning Status) for every row until the statement is done or a call
+  // fails.
+  template <typename OnRow>
+  Status ForEachRow(OnRow&& on_row) {
+    while (true) {
+      Result<bool> row = Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return Status::Ok();
+      if (Status status = on_row(); !status.ok()) return status;
+    }
+  }
 
   bool IsNull(int column) const;
   std::int64_t Int(int column) const;

@@ -276,8 +276,8 @@ Status ApplyMigration(Connection& conn, const Migration& migration,
   if (!version.ok()) return version.status();
   if (*version >= migration.version) return Status::Ok();
   if (*version != migration.version - 1) {
-    return Status::Internal(fmt::format("schema version {} cannot be migrated to {}", *version,
-                                        migration.version));
+    return Status::Internal(
+        fmt::format("schema version {} cannot be migrated to {}", *version, migration.version));
   }
   if (*version == 0) {
     Status s = conn.Exec(
@@ -315,10 +315,10 @@ Status Migrate(Connection& conn, const std::function<double()>& clock) {
   Result<int> version = ReadSchemaVersion(conn);
   if (!version.ok()) return version.status();
   if (*version > kLatestSchemaVersion) {
-    return Status::Conflict(fmt::format(
-        "database schema version {} is newer than this atlasd supports (version {}); "
-        "upgrade atlasd or open another database",
-        *version, kLatestSchemaVersion));
+    return Status::Conflict(
+        fmt::format("database schema version {} is newer than this atlasd supports (version {}); "
+                    "upgrade atlasd or open another database",
+                    *version, kLatestSchemaVersion));
   }
   if (*version >= 1) {
     if (Status s = EnsureFieldColumns(conn); !s.ok()) return s;
@@ -327,8 +327,8 @@ Status Migrate(Connection& conn, const std::function<double()>& clock) {
     if (migration.version <= *version) continue;
     Status status = ApplyMigration(conn, migration, clock);
     if (!status.ok()) {
-      return WithContext(status, fmt::format("migration {} ({})", migration.version,
-                                             migration.description));
+      return WithContext(
+          status, fmt::format("migration {} ({})", migration.version, migration.description));
     }
   }
   return Status::Ok();
