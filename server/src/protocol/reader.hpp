@@ -46,7 +46,7 @@ class Path {
   void AppendTo(std::string& out) const;
 
   const Path* parent_ = nullptr;
-  std::string_view key_;  // points into the parsed document, which outlives every Path
+  std::string_view key_;  // into the parsed document or a static key table; outlives the Path
   std::size_t index_ = 0;
   bool is_key_ = false;
 };
