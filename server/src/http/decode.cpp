@@ -3,6 +3,7 @@
 #define ZLIB_CONST  // next_in is a pointer to const, so no const_cast is needed
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include <algorithm>
 #include <climits>
@@ -161,7 +162,6 @@ DecodedBody Unzstd(std::string_view input, std::size_t limit) {
 
   std::string out;
   ZSTD_inBuffer in{input.data(), input.size(), 0};
-  std::size_t last_rc = 1;  // 0 only right after a frame was completely decoded and flushed
   while (true) {
     const std::size_t before = out.size();
     const std::size_t room = OutputRoom(before, limit);
@@ -178,12 +178,13 @@ DecodedBody Unzstd(std::string_view input, std::size_t limit) {
                      fmt::format("zstd data is corrupt: {}", ZSTD_getErrorName(rc)));
     }
     if (out.size() > limit) return TooLarge(limit);
-    last_rc = rc;
-    // Output room left over with all input consumed means the decoder has nothing more to give.
-    if (in.pos == in.size && ob.pos < room) break;
+    if (in.pos == in.size) {
+      // 0: the last frame is complete and flushed (another frame may follow while input lasts).
+      if (rc == 0) return DecodedBody{std::move(out), {}};
+      // Output room left over means the decoder has nothing more to give without more input.
+      if (ob.pos < room) return Failure(DecodeFailure::kMalformed, "zstd stream is truncated");
+    }
   }
-  if (last_rc != 0) return Failure(DecodeFailure::kMalformed, "zstd stream is truncated");
-  return DecodedBody{std::move(out), {}};
 }
 
 DecodedBody DecodeOne(Encoding encoding, std::string_view input, std::size_t limit) {

@@ -57,7 +57,8 @@ bool Match(const std::vector<std::string>& pattern, const std::vector<std::strin
   if (params != nullptr) {
     params->clear();
     for (std::size_t i = 0; i < pattern.size(); ++i) {
-      if (IsCapture(pattern[i])) (*params)[pattern[i].substr(1, pattern[i].size() - 2)] = segments[i];
+      if (IsCapture(pattern[i]))
+        (*params)[pattern[i].substr(1, pattern[i].size() - 2)] = segments[i];
     }
   }
   return true;
@@ -106,7 +107,10 @@ Response ErrorResponse(unsigned status, std::string_view error, std::string_view
   return response;
 }
 
-void Router::Add(std::string method, std::string pattern, Handler handler) {
+// The by-value `pattern` is the shared contract in http.hpp; only its segments are kept.
+void Router::Add(std::string method,
+                 std::string pattern,  // NOLINT(performance-unnecessary-value-param)
+                 Handler handler) {
   routes_.push_back(Route{std::move(method), PatternSegments(pattern), std::move(handler)});
 }
 
@@ -118,7 +122,8 @@ Response Router::Dispatch(Request& request) const {
   std::set<std::string> allowed;
   for (const Route& route : routes_) {
     if (route.method == request.method) {
-      if (Match(route.segments, *segments, &request.params)) return RunHandler(route.handler, request);
+      if (Match(route.segments, *segments, &request.params))
+        return RunHandler(route.handler, request);
     } else if (Match(route.segments, *segments, nullptr)) {
       allowed.insert(route.method);
     }

@@ -21,9 +21,9 @@ struct Request {
   std::string path;    // percent-decoded path without the query, e.g. "/api/v1/runs"
   std::map<std::string, std::string> query;   // percent-decoded query parameters (last wins)
   std::map<std::string, std::string> params;  // path parameters filled by the Router
-  std::string content_type;                   // media type only, lower-cased, e.g. "application/json"
-  std::string body;                           // decompressed
-  std::string remote;                         // "ip:port" of the peer, for logs
+  std::string content_type;  // media type only, lower-cased, e.g. "application/json"
+  std::string body;          // decompressed
+  std::string remote;        // "ip:port" of the peer, for logs
 
   // The query parameter `name`, or nullopt.
   std::optional<std::string> Query(const std::string& name) const;

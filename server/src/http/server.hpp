@@ -24,10 +24,10 @@ namespace atlas::http {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 0;  // 0 picks a free port; see Server::port()
-  int threads = 0;         // 0: std::thread::hardware_concurrency(), at least 2
-  std::size_t body_limit = 32u << 20;          // bytes on the wire; larger -> 413
-  std::size_t decompressed_limit = 256u << 20;  // bytes after gzip/zstd; larger -> 413
+  std::uint16_t port = 0;              // 0 picks a free port; see Server::port()
+  int threads = 0;                     // 0: std::thread::hardware_concurrency(), at least 2
+  std::size_t body_limit = 32u << 20;  // bytes on the wire; larger -> 413
+  std::size_t decompressed_limit = 256u << 20;     // bytes after gzip/zstd; larger -> 413
   std::chrono::milliseconds read_timeout{30000};   // per request, header and body
   std::chrono::milliseconds write_timeout{30000};  // per response
   std::chrono::milliseconds idle_timeout{60000};   // keep-alive connection without a request
