@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace atlas::store::sqlite {
 namespace {
@@ -330,6 +331,8 @@ Status Migrate(Connection& conn, const std::function<double()>& clock) {
       return WithContext(
           status, fmt::format("migration {} ({})", migration.version, migration.description));
     }
+    spdlog::info("SQLite store: applied schema migration {} ({})", migration.version,
+                 migration.description);
   }
   return Status::Ok();
 }

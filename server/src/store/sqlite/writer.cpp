@@ -197,6 +197,9 @@ Writer::Writer(std::unique_ptr<Connection> conn, std::function<double()> clock,
 Writer::~Writer() = default;
 
 Status Writer::Close() {
+  // Refreshes the planner statistics the queries' index choices rely on; cheap when nothing
+  // changed much, so it is done on every close as SQLite recommends.
+  (void)conn_->Exec("PRAGMA optimize");
   Status checkpoint = conn_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
   Status close = conn_->Close();
   return checkpoint.ok() ? close : checkpoint;
