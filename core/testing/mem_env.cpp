@@ -48,7 +48,7 @@ class MemEnv::Reader final : public SequentialFile {
     if (!fault.ok()) return fault;
     if (pos_ >= data_->size()) return std::size_t{0};
     const std::size_t got = std::min(n, data_->size() - pos_);
-    std::memcpy(scratch, data_->data() + pos_, got);
+    data_->copy(scratch, got, pos_);
     pos_ += got;
     return got;
   }

@@ -221,6 +221,11 @@ class Client::Impl {
     core::MutexLock lock(&shutdown_mu_);
     if (shut_down_) return shutdown_status_;
     accepting_.store(false, std::memory_order_release);
+    if (thread_ == nullptr) {  // Start failed before the thread ran
+      shut_down_ = true;
+      shutdown_status_ = Status::Internal("the sender thread never started");
+      return shutdown_status_;
+    }
     bool stopped = false;
     try {
       stopped = sender_.Stop(clock_->Now() + timeout, std::move(finish));
@@ -314,8 +319,10 @@ Result<std::unique_ptr<Client>> Client::Start(ClientConfig config) noexcept {
     if (config.transport == nullptr && !config.offline) owned = NewCurlTransport();
     core::InstallForkHandler();
     auto impl = std::make_unique<Impl>(std::move(config), std::move(owned), std::move(options));
-    impl->StartThread();
-    return std::unique_ptr<Client>(new Client(std::move(impl)));
+    // The Client exists before its thread, so nothing can throw while a thread runs unowned.
+    std::unique_ptr<Client> client(new Client(std::move(impl)));
+    client->impl_->StartThread();
+    return client;
   } catch (const std::exception& e) {
     return Status::Internal(std::string("Client::Start: ") + e.what());
   } catch (...) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <utility>
 #include <variant>
 
@@ -123,6 +124,17 @@ void Sender::MarkExited() {
 // ----- the thread -----
 
 void Sender::Run() {
+  try {
+    Loop();
+  } catch (const std::exception& e) {
+    // Only allocation failures can get here. Stop cleanly rather than take the training process
+    // down: what is still queued is counted as dropped by Shutdown.
+    counters_->SetHealth(Status::Internal(std::string("the sender thread stopped: ") + e.what()));
+  }
+  MarkExited();
+}
+
+void Sender::Loop() {
   // A spool left by an earlier process for this run is replayed before anything new is sent.
   spool_pending_ = env_->FileExists(options_.spool_path);
   while (true) {
@@ -141,7 +153,6 @@ void Sender::Run() {
     CompleteFlushes(control.flush_requested);
     waker_->WaitUntil(NextWake());
   }
-  MarkExited();
 }
 
 TimePoint Sender::NextWake() const {
@@ -191,7 +202,8 @@ void Sender::AddSerialized(const std::string& json) {
 void Sender::DeliverBatch() {
   if (batch_.records == 0) return;
   batch_.body += json::kBatchSuffix;
-  Deliver(std::exchange(batch_, Batch{}));
+  const Batch batch = std::exchange(batch_, Batch{});
+  Deliver(batch);
 }
 
 void Sender::DeliverFinish(const FinishMarker& finish) {
@@ -207,7 +219,7 @@ void Sender::DeliverFinish(const FinishMarker& finish) {
 
 // ----- delivery -----
 
-void Sender::Deliver(Batch batch) {
+void Sender::Deliver(const Batch& batch) {
   if (run_rejected_) {
     counters_->Drop(DropReason::kRejected, batch.records);
     return;

@@ -95,6 +95,7 @@ class Sender {
     std::optional<FinishMarker> finish;
   };
 
+  void Loop();
   Control ReadControl() ATLAS_EXCLUDES(mu_);
   void CompleteFlushes(std::uint64_t generation) ATLAS_EXCLUDES(mu_);
   void MarkExited() ATLAS_EXCLUDES(mu_);
@@ -112,7 +113,7 @@ class Sender {
   void DeliverBatch();
   void DeliverFinish(const FinishMarker& finish);
 
-  void Deliver(Batch batch);
+  void Deliver(const Batch& batch);
   bool EnsureRunCreated();
   void SpoolBatch(const Batch& batch);
   bool EnsureSpoolOpen();

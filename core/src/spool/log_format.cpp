@@ -93,8 +93,9 @@ ReadResult LogReader::Next(Frame* frame) {
     if (!status_.ok()) return Fail(ReadResult::kIoError, status_.message());
     return eof ? ReadResult::kEnd : Fail(ReadResult::kTorn, "the file ends inside a frame header");
   }
-  const std::uint32_t stored_crc = crc32c::Unmask(GetU32(bytes));
-  const std::uint32_t length = GetU32(std::string_view(bytes).substr(4));
+  const std::string_view header = bytes;
+  const std::uint32_t stored_crc = crc32c::Unmask(GetU32(header));
+  const std::uint32_t length = GetU32(header.substr(4));
   const auto type = static_cast<std::uint8_t>(bytes[8]);
   if (length > kMaxPayloadBytes || length < kPayloadPrefixBytes) {
     return Fail(ReadResult::kCorrupt, "bad frame length");

@@ -84,7 +84,10 @@ Status SyncSpool(const std::string& path, Transport& transport, const std::strin
     ++report->frames;
     std::string error;
     if (!SendFrame(frame, transport, server_url, options, report, &error)) {
-      return Status::Unavailable("sync of " + path + " stopped: " + error);
+      std::string message = "sync of " + path;
+      message += " stopped: ";
+      message += error;
+      return Status::Unavailable(std::move(message));
     }
   }
   if (options.remove_when_done) {

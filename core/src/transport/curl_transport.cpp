@@ -5,6 +5,7 @@
 // within a fraction of a second even while it waits for a connection.
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -15,8 +16,8 @@
 namespace atlas {
 namespace {
 
-constexpr long kConnectTimeoutMs = 5000;            // NOLINT(google-runtime-int)
-constexpr long kMaxConnectTimeoutMs = 0x7fffffffL;  // NOLINT(google-runtime-int)
+constexpr long kConnectTimeoutMs = 5000;     // NOLINT(google-runtime-int)
+constexpr long kMaxTimeoutMs = 0x7fffffffL;  // NOLINT(google-runtime-int)
 
 // curl_global_init is not thread-safe on every libcurl build; do it once.
 void GlobalInitOnce() {
@@ -47,6 +48,8 @@ class CurlTransport final : public Transport {
     curl_slist* headers = BuildHeaders(request);
     Configure(request, timeout, headers, &response.body);
     const CURLcode rc = curl_easy_perform(handle_);
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): the handle must not keep freed headers.
+    curl_easy_setopt(handle_, CURLOPT_HTTPHEADER, nullptr);
     curl_slist_free_all(headers);
     if (rc != CURLE_OK) {
       if (cancelled_.load(std::memory_order_acquire)) return Status::Unavailable("cancelled");
@@ -97,7 +100,7 @@ class CurlTransport final : public Transport {
 
   static long ClampMs(long long ms) {  // NOLINT(google-runtime-int)
     if (ms < 1) return 1;
-    return ms > kMaxConnectTimeoutMs ? kMaxConnectTimeoutMs : static_cast<long>(ms);  // NOLINT
+    return ms > kMaxTimeoutMs ? kMaxTimeoutMs : static_cast<long>(ms);  // NOLINT
   }
 
   // Returning non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK).

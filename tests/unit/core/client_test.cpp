@@ -533,6 +533,7 @@ TEST(Client, ManyProducerThreads) {
   constexpr int kThreads = 4;
   constexpr int kEach = 2000;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) (void)client->Record(Step(t * kEach + i));
@@ -540,7 +541,7 @@ TEST(Client, ManyProducerThreads) {
   }
   for (auto& t : threads) t.join();
   ASSERT_TRUE(client->Shutdown(seconds(30)).ok());
-  EXPECT_EQ(h.transport.delivered_seqs(), Iota(1, kThreads * kEach));
+  EXPECT_EQ(h.transport.delivered_seqs(), Iota(1, std::int64_t{kThreads} * kEach));
   std::set<std::int64_t> steps;
   for (const auto& call : h.BatchCalls()) {
     const auto body = nlohmann::json::parse(call.json);

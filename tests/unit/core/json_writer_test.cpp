@@ -68,7 +68,7 @@ TEST(JsonWriter, MetricNamesAreEscaped) {
 }
 
 TEST(JsonWriter, InvalidStepRecordsAppendNothing) {
-  const auto rejects = [](StepRecord r) {
+  const auto rejects = [](const StepRecord& r) {
     std::string out = "prefix";
     const bool rejected = !AppendStepRecord(out, r, 1).ok();
     return rejected && out == "prefix";

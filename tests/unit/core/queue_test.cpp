@@ -69,6 +69,7 @@ TEST(MpmcRing, MultipleProducersOneConsumer) {
   std::atomic<int> running{kProducers};
   std::atomic<std::uint64_t> refused{0};
   std::vector<std::thread> producers;
+  producers.reserve(kProducers);
   for (int p = 0; p < kProducers; ++p) {
     producers.emplace_back([&, p] {
       for (int i = 0; i < kPerProducer; ++i) {
