@@ -97,6 +97,7 @@ void HttpSession::WaitForRequest() {
   phase_ = Phase::kIdle;
   method_ = "-";
   target_ = "-";
+  head_ = false;
   parser_.emplace();
   parser_->body_limit(static_cast<std::uint64_t>(state_.options().body_limit));
   // Pipelined bytes of the next request may already be buffered.
@@ -132,6 +133,7 @@ void HttpSession::OnHeader(beast::error_code ec, std::size_t /*bytes*/) {
   const Message& message = parser_->get();
   method_ = std::string(StdView(message.method_string()));
   target_ = std::string(StdView(message.target()));
+  head_ = message.method() == bhttp::verb::head;
   const bool expects_continue =
       message.version() >= 11 && beast::iequals(message[bhttp::field::expect], "100-continue");
   if (!expects_continue || parser_->is_done()) return ReadBody();
@@ -168,6 +170,12 @@ void HttpSession::OnBody(beast::error_code ec, std::size_t /*bytes*/) {
 }
 
 void HttpSession::OnReadError(beast::error_code ec) {
+  // A header that was read whole but refused (a body over the limit) still names the request.
+  const Message& partial = parser_->get();
+  if (method_ == "-" && !partial.method_string().empty()) {
+    method_ = std::string(StdView(partial.method_string()));
+    target_ = std::string(StdView(partial.target()));
+  }
   if (ec == bhttp::error::body_limit) {
     const std::string reason =
         fmt::format("body exceeds the limit of {} bytes", state_.options().body_limit);
@@ -233,6 +241,13 @@ void HttpSession::Send(Response response, unsigned version, After after) {
   response_.body() = std::move(response.body);
   response_.keep_alive(after == After::kNextRequest);
   response_.prepare_payload();
+  if (head_) {
+    // Routes need not handle HEAD, but whatever the answer, it goes out without a body (RFC 9110
+    // 9.3.2) so that no stray bytes reach the next response on this connection.
+    const std::size_t size = response_.body().size();
+    response_.body().clear();
+    response_.content_length(size);
+  }
   stream_.expires_after(state_.options().write_timeout);
   bhttp::async_write(stream_, response_,
                      beast::bind_front_handler(&HttpSession::OnWritten, shared_from_this(), after));

@@ -91,6 +91,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   // The request being served, for the log line; "-" until its header has been read.
   std::string method_ = "-";
   std::string target_ = "-";
+  bool head_ = false;  // the request is a HEAD: its answer has no body
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -107,7 +107,7 @@ Status Server::Impl::Listen() {
   }
   port_.store(bound.port(), std::memory_order_release);
   listening_ = true;
-  spdlog::info("listening on {}:{}", bound.address().to_string(), bound.port());
+  spdlog::debug("listening on {}:{}", bound.address().to_string(), bound.port());
   net::post(strand_, [this] { Accept(); });
   return Status::Ok();
 }
@@ -138,6 +138,8 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
 }
 
 void Server::Impl::Stop() {
+  spdlog::info("stopping: {} connections open, {} requests in flight", state_.connections(),
+               state_.in_flight());
   // Stopping the io_context once the last connection is gone makes every Run() thread return.
   state_.BeginStop([this] { ioc_.stop(); });
   net::post(strand_, [this] { CloseListener(); });
@@ -150,10 +152,7 @@ void Server::Impl::CloseListener() {
   acceptor_.close(ec);
   retry_timer_.cancel();
   if (signals_) signals_->cancel(ec);
-  const std::size_t connections = state_.connections();
-  spdlog::info("stopping: {} connections open, {} requests in flight", connections,
-               state_.in_flight());
-  if (connections == 0) return;
+  if (state_.connections() == 0) return;
   drain_timer_.expires_after(state_.options().drain_timeout);
   drain_timer_.async_wait([this](beast::error_code wait_ec) {
     if (wait_ec) return;

@@ -271,6 +271,21 @@ TEST_F(ServerTest, RoutingErrorsOverTheWire) {
   EXPECT_EQ(client.RoundTrip(Get("/healthz")).result_int(), 200);
 }
 
+TEST_F(ServerTest, HeadAnswersCarryNoBody) {
+  Start(BasicRouter());
+  TestClient client(port());
+  ASSERT_FALSE(client.Write("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + Get("/healthz")));
+  ClientResponse head;
+  ASSERT_FALSE(client.Read(head, /*to_head=*/true));
+  // No route takes HEAD; the 405 announces its JSON body's length but does not send it.
+  EXPECT_EQ(head.result_int(), 405);
+  EXPECT_NE(head[beast::http::field::content_length], "0");
+  ClientResponse get;
+  ASSERT_FALSE(client.Read(get));
+  EXPECT_EQ(get.result_int(), 200);
+  EXPECT_EQ(get.body(), "ok");
+}
+
 TEST_F(ServerTest, ThrowingHandlerGives500AndTheServerKeepsServing) {
   Start(BasicRouter());
   TestClient client(port());

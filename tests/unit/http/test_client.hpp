@@ -26,8 +26,9 @@ class TestClient {
 
   // Writes raw bytes.
   boost::beast::error_code Write(std::string_view bytes);
-  // Reads one response (a "100 Continue" counts as one).
-  boost::beast::error_code Read(ClientResponse& response);
+  // Reads one response (a "100 Continue" counts as one). With `to_head`, the response answers a
+  // HEAD request and so has no body whatever its Content-Length says.
+  boost::beast::error_code Read(ClientResponse& response, bool to_head = false);
   // Reads until the server closes the connection: returns eof (or a reset) when it does, and
   // beast::error::timeout when the safety deadline passed first.
   boost::beast::error_code ReadUntilClosed();
