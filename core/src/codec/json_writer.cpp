@@ -236,6 +236,29 @@ Status AppendJsonRecord(std::string& out, std::string_view kind, std::string_vie
   return Status::Ok();
 }
 
+std::optional<std::size_t> RecordIndexOf(std::string_view field) {
+  constexpr std::string_view kPrefix = "records[";
+  if (field.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  const std::string_view rest = field.substr(kPrefix.size());
+  std::size_t index = 0;
+  const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), index);
+  if (ec != std::errc() || end == rest.data() || end == rest.data() + rest.size() || *end != ']') {
+    return std::nullopt;
+  }
+  return index;
+}
+
+std::optional<std::string> WithoutRecord(std::string_view batch_body, std::size_t index) {
+  auto body = nlohmann::json::parse(batch_body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return std::nullopt;
+  auto records = body.find("records");
+  if (records == body.end() || !records->is_array() || index >= records->size()) {
+    return std::nullopt;
+  }
+  records->erase(index);
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 void AppendFinishRecord(std::string& out, FinishStatus status, std::string_view reason, double ts,
                         std::string_view client_stats_json, std::int64_t seq) {
   out += R"({"kind":"finish","seq":)";

@@ -8,7 +8,9 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +38,12 @@ Status AppendJsonRecord(std::string& out, std::string_view kind, std::string_vie
 // Appends a finish record; `client_stats_json` is an object text.
 void AppendFinishRecord(std::string& out, FinishStatus status, std::string_view reason, double ts,
                         std::string_view client_stats_json, std::int64_t seq);
+
+// The index N of a server error field "records[N]..." (the record a refused batch names).
+std::optional<std::size_t> RecordIndexOf(std::string_view field);
+// `batch_body` without its record number `index`, or nullopt when the body is not a batch that
+// has it. Used only after the server refused a batch (a slow path: it re-serialises the batch).
+std::optional<std::string> WithoutRecord(std::string_view batch_body, std::size_t index);
 
 // The envelope of a batch body: kBatchPrefix, records separated by ',', kBatchSuffix.
 inline constexpr std::string_view kBatchPrefix = R"({"records":[)";

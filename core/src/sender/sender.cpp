@@ -214,7 +214,6 @@ void Sender::DeliverFinish(const FinishMarker& finish) {
   json::AppendFinishRecord(scratch_, finish.status, finish.reason, finish.ts, counters_->ToJson(),
                            seq);
   AddSerialized(scratch_);
-  DeliverBatch();
 }
 
 // ----- delivery -----
@@ -233,21 +232,40 @@ void Sender::Deliver(const Batch& batch) {
     }
     return;
   }
-  const PostResult result = Post(records_path_, batch.body);
-  switch (result.outcome) {
-    case Outcome::kDelivered:
-      counters_->sent.fetch_add(batch.records, std::memory_order_relaxed);
+  if (PostRecords(records_path_, batch.body, batch.records) == Outcome::kRetryable) {
+    SpoolBatch(batch);
+  }
+}
+
+Outcome Sender::PostRecords(const std::string& path, std::string body, std::uint32_t records) {
+  // Each pass that isolates a bad record costs a request; past this many, the rest of the batch
+  // is dropped with it rather than spending hundreds of requests on a batch of bad records.
+  constexpr int kMaxIsolations = 16;
+  for (int isolated = 0;; ++isolated) {
+    const PostResult result = Post(path, body);
+    if (result.outcome == Outcome::kDelivered) {
+      counters_->sent.fetch_add(records, std::memory_order_relaxed);
       counters_->duplicates.fetch_add(static_cast<std::uint64_t>(result.duplicates),
                                       std::memory_order_relaxed);
       OnDelivered();
-      return;
-    case Outcome::kRejected:
-      OnRejected(batch.records, result.error);
-      return;
-    case Outcome::kRetryable:
+      return Outcome::kDelivered;
+    }
+    if (result.outcome == Outcome::kRetryable) {
       OnRetryableFailure(result.error);
-      SpoolBatch(batch);
-      return;
+      return Outcome::kRetryable;
+    }
+    // The server stores a batch whole or not at all; when it names the record it refused, drop
+    // that one alone and send its neighbours again.
+    std::optional<std::string> rest;
+    const auto index = json::RecordIndexOf(result.field);
+    if (records > 1 && index && isolated < kMaxIsolations) rest = json::WithoutRecord(body, *index);
+    if (!rest) {
+      OnRejected(records, result.error);
+      return Outcome::kRejected;
+    }
+    OnRejected(1, result.error);
+    body = std::move(*rest);
+    --records;
   }
 }
 
@@ -373,22 +391,7 @@ bool Sender::ReplayFrame(const spool::Frame& frame) {
     counters_->Drop(DropReason::kRejected, frame.records);
     return true;
   }
-  const PostResult result = Post(frame.path, frame.body);
-  switch (result.outcome) {
-    case Outcome::kDelivered:
-      counters_->sent.fetch_add(frame.records, std::memory_order_relaxed);
-      counters_->duplicates.fetch_add(static_cast<std::uint64_t>(result.duplicates),
-                                      std::memory_order_relaxed);
-      OnDelivered();
-      return true;
-    case Outcome::kRejected:
-      OnRejected(frame.records, result.error);
-      return true;
-    case Outcome::kRetryable:
-      OnRetryableFailure(result.error);
-      return false;
-  }
-  return false;
+  return PostRecords(frame.path, frame.body, frame.records) != Outcome::kRetryable;
 }
 
 void Sender::FinishReplay() {
@@ -420,8 +423,8 @@ void Sender::OnDelivered() {
 
 void Sender::OnRejected(std::uint32_t records, const std::string& error) {
   counters_->Drop(DropReason::kRejected, records);
-  const std::string message =
-      "atlas: the server rejected a batch of " + std::to_string(records) + " records: " + error;
+  const std::string message = "atlas: the server rejected " + std::to_string(records) +
+                              (records == 1 ? " record: " : " records: ") + error;
   counters_->SetHealth(Status::InvalidArgument(message));
   if (!rejection_logged_) {
     rejection_logged_ = true;

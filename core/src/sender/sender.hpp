@@ -124,6 +124,9 @@ class Sender {
   void FinishReplay();
 
   PostResult Post(const std::string& path, std::string_view body);
+  // POSTs a batch of `records` records and counts the outcome (sent, dropped, or a retry to
+  // come); a record the server names as invalid is dropped alone and the rest sent again.
+  Outcome PostRecords(const std::string& path, std::string body, std::uint32_t records);
   void OnRetryableFailure(const std::string& error);
   void OnDelivered();
   void OnRejected(std::uint32_t records, const std::string& error);

@@ -7,18 +7,21 @@
 namespace atlas::core {
 namespace {
 
-// The server's error text, e.g. "records[3].loss: must be >= 0", from {"error","field","reason"}.
-std::string DescribeHttpError(const HttpResponse& response) {
-  std::string text = "HTTP " + std::to_string(response.status);
+// Fills result->error with the server's error text, e.g. "HTTP 422: records[3].loss: must be
+// >= 0", and result->field, from an error body {"error","field","reason"}.
+void ReadHttpError(const HttpResponse& response, PostResult* result) {
+  result->error = "HTTP " + std::to_string(response.status);
   const auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-  if (!body.is_object()) return text;
+  if (!body.is_object()) return;
   const auto field = body.find("field");
   const auto reason = body.find("reason");
   if (field != body.end() && field->is_string() && !field->get<std::string>().empty()) {
-    text += ": " + field->get<std::string>();
+    result->field = field->get<std::string>();
+    result->error += ": " + result->field;
   }
-  if (reason != body.end() && reason->is_string()) text += ": " + reason->get<std::string>();
-  return text;
+  if (reason != body.end() && reason->is_string()) {
+    result->error += ": " + reason->get<std::string>();
+  }
 }
 
 std::int64_t ReadDuplicates(const std::string& body) {
@@ -59,7 +62,7 @@ PostResult PostJson(Transport& transport, const std::string& url, std::string_vi
   if (result.outcome == Outcome::kDelivered) {
     result.duplicates = ReadDuplicates(response->body);
   } else {
-    result.error = DescribeHttpError(*response);
+    ReadHttpError(*response, &result);
   }
   return result;
 }

@@ -18,6 +18,7 @@ struct PostResult {
   long http_status = 0;         // NOLINT(google-runtime-int): 0 when no answer came
   std::int64_t duplicates = 0;  // from the reply of a records request
   std::string error;            // what went wrong, "" when delivered
+  std::string field;            // the server's "field" of a refused request, e.g. "records[3].ts"
 };
 
 PostResult PostJson(Transport& transport, const std::string& url, std::string_view json,

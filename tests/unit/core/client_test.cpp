@@ -246,7 +246,7 @@ TEST(Client, RejectedBatchesAreDroppedNotRetried) {
   h.transport.SetResponder([](std::size_t, const std::string& url, const std::string& json) {
     if (url.find("/records") != std::string::npos) {
       return Result<HttpResponse>(HttpResponse{
-          422, R"({"error":"invalid","field":"records[0].loss","reason":"must be a number"})"});
+          413, R"({"error":"payload_too_large","field":"records","reason":"too many"})"});
     }
     return FakeTransport::ServerAnswer(url, json);
   });
@@ -261,9 +261,45 @@ TEST(Client, RejectedBatchesAreDroppedNotRetried) {
   const Stats stats = client->stats();
   EXPECT_EQ(stats.dropped_by_reason.at("rejected"), 15u);
   EXPECT_EQ(stats.retries, 0u);
-  EXPECT_NE(stats.last_error.find("records[0].loss"), std::string::npos);
+  EXPECT_NE(stats.last_error.find("HTTP 413: records: too many"), std::string::npos);
   EXPECT_EQ(client->health().code(), StatusCode::kInvalidArgument);
   EXPECT_FALSE(h.env.FileExists(kSpoolPath));
+}
+
+// The server refuses a whole batch for one bad record and names it; the client drops that record
+// alone and sends the others again, on the direct path and on spool replay alike.
+TEST(Client, ARecordTheServerRefusesIsDroppedAlone) {
+  for (const bool via_spool : {false, true}) {
+    Harness h;
+    std::atomic<bool> down{via_spool};
+    h.transport.SetResponder([&](std::size_t, const std::string& url, const std::string& json) {
+      if (down.load()) return Unreachable();
+      if (url.find("/records") != std::string::npos) {
+        const auto records = nlohmann::json::parse(json)["records"];
+        for (std::size_t i = 0; i < records.size(); ++i) {
+          if (records[i]["step"] == 13 || records[i]["step"] == 17) {
+            const std::string field = "records[" + std::to_string(i) + "].step";
+            return Result<HttpResponse>(HttpResponse{
+                422, R"({"error":"invalid","field":")" + field + R"(","reason":"unlucky"})"});
+          }
+        }
+      }
+      return FakeTransport::ServerAnswer(url, json);
+    });
+    auto client = h.Start(h.Config());
+    RecordSteps(*client, 0, 20);
+    (void)client->Flush(seconds(10));
+    down = false;
+    ASSERT_TRUE(h.DriveUntil(*client, [&] { return h.transport.delivered_seqs().size() >= 18; }));
+    std::vector<std::int64_t> expected;
+    for (std::int64_t seq = 1; seq <= 20; ++seq) {
+      if (seq != 14 && seq != 18) expected.push_back(seq);  // steps 13 and 17
+    }
+    EXPECT_EQ(h.transport.delivered_seqs(), expected) << "via_spool " << via_spool;
+    EXPECT_EQ(client->stats().dropped_by_reason.at("rejected"), 2u);
+    EXPECT_EQ(client->stats().sent, 18u);
+    EXPECT_NE(client->stats().last_error.find("unlucky"), std::string::npos);
+  }
 }
 
 TEST(Client, RejectedRunCreateDropsEverything) {

@@ -140,6 +140,29 @@ TEST(JsonWriter, FinishRecordCarriesClientStatsAndASafeReason) {
   EXPECT_EQ(parsed["client_stats"]["sent"], 3);
 }
 
+TEST(JsonWriter, RecordIndexOfServerFields) {
+  EXPECT_EQ(RecordIndexOf("records[3].loss"), 3u);
+  EXPECT_EQ(RecordIndexOf("records[0]"), 0u);
+  EXPECT_EQ(RecordIndexOf("records[12].layers[2].layer"), 12u);
+  EXPECT_FALSE(RecordIndexOf("records"));
+  EXPECT_FALSE(RecordIndexOf("records[]"));
+  EXPECT_FALSE(RecordIndexOf("records[3"));
+  EXPECT_FALSE(RecordIndexOf("project"));
+  EXPECT_FALSE(RecordIndexOf(""));
+}
+
+TEST(JsonWriter, WithoutRecordKeepsTheOthersIntact) {
+  const std::string body =
+      R"({"records":[{"seq":1,"loss":"NaN","ts":1700000000.25},{"seq":2},{"seq":3,"x":0.1}]})";
+  const auto rest = WithoutRecord(body, 1);
+  ASSERT_TRUE(rest.has_value());
+  EXPECT_EQ(json::parse(*rest),
+            json::parse(R"({"records":[{"seq":1,"loss":"NaN","ts":1700000000.25},
+                                       {"seq":3,"x":0.1}]})"));
+  EXPECT_FALSE(WithoutRecord(body, 3).has_value());
+  EXPECT_FALSE(WithoutRecord("not json", 0).has_value());
+}
+
 TEST(Compress, GzipAndZstdRoundTrip) {
   const std::string data = std::string(R"({"records":[)") + std::string(5000, 'x') + "]}";
   for (const Compression c : {Compression::kGzip, Compression::kZstd, Compression::kNone}) {
