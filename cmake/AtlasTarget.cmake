@@ -4,7 +4,7 @@
 function(atlas_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror -Wshadow
                                            -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
-                                           -Woverloaded-virtual -Wnull-dereference)
+                                           -Woverloaded-virtual)
 endfunction()
 
 # atlas_library(name SOURCES ... DEPS ...): a static library of one component.

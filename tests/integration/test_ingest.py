@@ -95,7 +95,7 @@ def test_every_record_kind_round_trips(server: Server) -> None:
     assert {"loss", "forward_ms", "backward_ms", "grad_scale"} <= set(series)
     loss = server.get(f"/api/v1/runs/{run}/series/loss").body
     assert loss["x"] == [0, 1]
-    assert loss["last"][0] == pytest.approx(1.0)
+    assert loss["last"][0] == pytest.approx(2.0 / 3.0)  # step(2, ...) has loss 2 / (seq + 1)
     assert loss["last"][1] == "NaN"
     scale = server.get(f"/api/v1/runs/{run}/series/grad_scale").body
     assert scale["last"] == [1024]

@@ -109,7 +109,8 @@ Json LayerStatsJson(const model::LayerStatsRecord& sample) {
   for (const auto& layer : sample.layers) {
     Json entry = {{"layer", layer.layer}};
     for (std::size_t i = 0; i < model::kLayerStatNames.size(); ++i) {
-      if (layer.values[i]) entry[std::string(model::kLayerStatNames[i])] = NumberJson(*layer.values[i]);
+      if (layer.values[i])
+        entry[std::string(model::kLayerStatNames[i])] = NumberJson(*layer.values[i]);
     }
     entry["extra"] = layer.extra;
     layers.push_back(std::move(entry));
@@ -122,7 +123,7 @@ Json LayerStatsJson(const model::LayerStatsRecord& sample) {
 }
 
 Json EventJson(const model::EventRecord& event) {
-  return {{"seq", event.seq},   {"ts", event.ts},         {"level", event.level},
+  return {{"seq", event.seq},   {"ts", event.ts},           {"level", event.level},
           {"type", event.type}, {"message", event.message}, {"data", event.data}};
 }
 

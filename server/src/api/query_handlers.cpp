@@ -12,14 +12,6 @@ namespace {
 
 constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
 
-// Unwraps a parsed query parameter or returns its 400 response from the enclosing handler.
-#define ATLAS_QUERY_OR_RETURN(var, expr)                                  \
-  auto var##_parsed = (expr);                                             \
-  if (auto* var##_error = std::get_if<http::Response>(&var##_parsed)) {   \
-    return *var##_error;                                                  \
-  }                                                                       \
-  auto var = std::get<0>(std::move(var##_parsed))
-
 bool AllDigits(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -73,8 +65,12 @@ http::Response ListRuns(const http::Request& req, store::Store& store) {
     }
     query.descending = *order == "desc";
   }
-  ATLAS_QUERY_OR_RETURN(limit, IntQuery(req, "limit", 50, 1, 500));
-  ATLAS_QUERY_OR_RETURN(offset, IntQuery(req, "offset", 0, 0, kMaxInt));
+  auto limit_or_error = IntQuery(req, "limit", 50, 1, 500);
+  if (auto* bad = std::get_if<http::Response>(&limit_or_error)) return *bad;
+  auto limit = std::get<0>(limit_or_error);
+  auto offset_or_error = IntQuery(req, "offset", 0, 0, kMaxInt);
+  if (auto* bad = std::get_if<http::Response>(&offset_or_error)) return *bad;
+  auto offset = std::get<0>(offset_or_error);
   query.limit = limit;
   query.offset = offset;
 
@@ -82,8 +78,9 @@ http::Response ListRuns(const http::Request& req, store::Store& store) {
   if (!page.ok()) return StoreError(page.status());
   model::Json runs = model::Json::array();
   for (const auto& run : page->runs) runs.push_back(RunSummaryJson(run));
-  return JsonResponse(200,
-                      {{"runs", std::move(runs)}, {"total", page->total}, {"limit", limit}, {"offset", offset}});
+  return JsonResponse(
+      200,
+      {{"runs", std::move(runs)}, {"total", page->total}, {"limit", limit}, {"offset", offset}});
 }
 
 http::Response GetRun(const http::Request& req, store::Store& store) {
@@ -106,15 +103,22 @@ http::Response GetSeries(const http::Request& req, store::Store& store) {
     return http::ErrorResponse(400, "bad_query", "x", "must be step or time");
   }
   query.axis = axis == "step" ? store::SeriesAxis::kStep : store::SeriesAxis::kTime;
-  ATLAS_QUERY_OR_RETURN(from, NumberQuery(req, "from"));
-  ATLAS_QUERY_OR_RETURN(to, NumberQuery(req, "to"));
-  ATLAS_QUERY_OR_RETURN(points, IntQuery(req, "points", 1000, 1, 10000));
+  auto from_or_error = NumberQuery(req, "from");
+  if (auto* bad = std::get_if<http::Response>(&from_or_error)) return *bad;
+  auto from = std::get<0>(from_or_error);
+  auto to_or_error = NumberQuery(req, "to");
+  if (auto* bad = std::get_if<http::Response>(&to_or_error)) return *bad;
+  auto to = std::get<0>(to_or_error);
+  auto points_or_error = IntQuery(req, "points", 1000, 1, 10000);
+  if (auto* bad = std::get_if<http::Response>(&points_or_error)) return *bad;
+  auto points = std::get<0>(points_or_error);
   query.from = from;
   query.to = to;
 
   std::vector<store::SeriesPoint> scanned;
-  Status status = store.ScanSeries(req.params.at("id"), query,
-                                   [&scanned](const store::SeriesPoint& p) { scanned.push_back(p); });
+  Status status =
+      store.ScanSeries(req.params.at("id"), query,
+                       [&scanned](const store::SeriesPoint& p) { scanned.push_back(p); });
   if (!status.ok()) return StoreError(status);
 
   auto buckets = store::Downsample(scanned, static_cast<std::size_t>(points));
@@ -149,9 +153,15 @@ http::Response ListEpochs(const http::Request& req, store::Store& store) {
 http::Response ListLayerStats(const http::Request& req, store::Store& store) {
   store::LayerStatsQuery query;
   query.layer = req.Query("layer");
-  ATLAS_QUERY_OR_RETURN(from_step, IntQuery(req, "from_step", 0, 0, kMaxInt));
-  ATLAS_QUERY_OR_RETURN(to_step, IntQuery(req, "to_step", kMaxInt, 0, kMaxInt));
-  ATLAS_QUERY_OR_RETURN(limit, IntQuery(req, "limit", 10000, 1, 100000));
+  auto from_step_or_error = IntQuery(req, "from_step", 0, 0, kMaxInt);
+  if (auto* bad = std::get_if<http::Response>(&from_step_or_error)) return *bad;
+  auto from_step = std::get<0>(from_step_or_error);
+  auto to_step_or_error = IntQuery(req, "to_step", kMaxInt, 0, kMaxInt);
+  if (auto* bad = std::get_if<http::Response>(&to_step_or_error)) return *bad;
+  auto to_step = std::get<0>(to_step_or_error);
+  auto limit_or_error = IntQuery(req, "limit", 10000, 1, 100000);
+  if (auto* bad = std::get_if<http::Response>(&limit_or_error)) return *bad;
+  auto limit = std::get<0>(limit_or_error);
   query.from_step = from_step;
   query.to_step = to_step;
   query.limit = limit;
@@ -165,7 +175,9 @@ http::Response ListLayerStats(const http::Request& req, store::Store& store) {
 http::Response ListEvents(const http::Request& req, store::Store& store) {
   store::EventQuery query;
   query.type = req.Query("type");
-  ATLAS_QUERY_OR_RETURN(limit, IntQuery(req, "limit", 1000, 1, 100000));
+  auto limit_or_error = IntQuery(req, "limit", 1000, 1, 100000);
+  if (auto* bad = std::get_if<http::Response>(&limit_or_error)) return *bad;
+  auto limit = std::get<0>(limit_or_error);
   query.limit = limit;
   auto events = store.ListEvents(req.params.at("id"), query);
   if (!events.ok()) return StoreError(events.status());

@@ -44,9 +44,8 @@ http::Response ParseErrorResponse(const protocol::ParseError& error) {
 
 std::optional<http::Response> RequireJsonBody(const http::Request& request) {
   if (request.content_type == "application/json") return std::nullopt;
-  return http::ErrorResponse(
-      415, "unsupported_media_type", "Content-Type",
-      "expected application/json, got '" + request.content_type + "'");
+  return http::ErrorResponse(415, "unsupported_media_type", "Content-Type",
+                             "expected application/json, got '" + request.content_type + "'");
 }
 
 std::variant<std::int64_t, http::Response> IntQuery(const http::Request& request,

@@ -13,14 +13,17 @@ void AddRoutes(http::Router& router, store::Store& store, const ApiOptions& opti
   router.Add("GET", "/healthz", [](Req) { return JsonResponse(200, {{"status", "ok"}}); });
   router.Add("GET", "/api/v1/version", [opt](Req) {
     return JsonResponse(
-        200, {{"name", "atlasd"}, {"version", opt.version}, {"protocol", protocol::kProtocolVersion}});
+        200,
+        {{"name", "atlasd"}, {"version", opt.version}, {"protocol", protocol::kProtocolVersion}});
   });
 
   router.Add("POST", "/api/v1/runs", [s, opt](Req r) { return CreateRun(r, *s, opt); });
   router.Add("GET", "/api/v1/runs", [s](Req r) { return ListRuns(r, *s); });
   router.Add("GET", "/api/v1/runs/{id}", [s](Req r) { return GetRun(r, *s); });
-  router.Add("POST", "/api/v1/runs/{id}/records", [s, opt](Req r) { return PostRecords(r, *s, opt); });
-  router.Add("POST", "/api/v1/runs/{id}/finish", [s, opt](Req r) { return PostFinish(r, *s, opt); });
+  router.Add("POST", "/api/v1/runs/{id}/records",
+             [s, opt](Req r) { return PostRecords(r, *s, opt); });
+  router.Add("POST", "/api/v1/runs/{id}/finish",
+             [s, opt](Req r) { return PostFinish(r, *s, opt); });
   router.Add("GET", "/api/v1/runs/{id}/series", [s](Req r) { return ListSeries(r, *s); });
   router.Add("GET", "/api/v1/runs/{id}/series/{metric}", [s](Req r) { return GetSeries(r, *s); });
   router.Add("GET", "/api/v1/runs/{id}/epochs", [s](Req r) { return ListEpochs(r, *s); });

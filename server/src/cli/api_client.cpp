@@ -22,7 +22,7 @@ struct CurlDeleter {
 }  // namespace
 
 std::string DefaultServerUrl() {
-  if (const char* url = std::getenv("ATLAS_URL"); url && *url) return url;  // NOLINT(concurrency-mt-unsafe)
+  if (const char* url = std::getenv("ATLAS_URL"); url && *url) return url;
   return "http://127.0.0.1:" + std::to_string(kDefaultPort);
 }
 
@@ -62,12 +62,14 @@ Result<model::Json> ApiClient::Get(const std::string& path) const {
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &http_status);
   model::Json json = model::Json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {
-    return Status::Internal("atlasd answered " + std::to_string(http_status) + " with a body that is not JSON");
+    return Status::Internal("atlasd answered " + std::to_string(http_status) +
+                            " with a body that is not JSON");
   }
   if (http_status < 200 || http_status >= 300) {
     const std::string reason = json.value("reason", std::string("no reason given"));
     if (http_status == 404) return Status::NotFound(reason);
-    return Status::InvalidArgument("atlasd answered " + std::to_string(http_status) + ": " + reason);
+    return Status::InvalidArgument("atlasd answered " + std::to_string(http_status) + ": " +
+                                   reason);
   }
   return json;
 }

@@ -1,11 +1,11 @@
 // atlas: the command line of Atlas (serve, runs, show).
-#include <CLI/CLI.hpp>
 #include <curl/curl.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/api_client.hpp"
 #include "cli/commands.hpp"
-#include "cli/serve_flags.hpp"
 #include "cli/logging.hpp"
+#include "cli/serve_flags.hpp"
 
 int main(int argc, char** argv) {
   using namespace atlas::cli;
@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
   runs_cmd->add_option("--project", runs.project, "Project id or name");
   runs_cmd->add_option("--status", runs.status, "running | completed | failed | stopped");
   runs_cmd->add_option("--name", runs.name, "Only runs whose name contains this");
-  runs_cmd->add_option("--limit", runs.limit, "At most this many runs (1-500)")->check(CLI::Range(1, 500));
+  runs_cmd->add_option("--limit", runs.limit, "At most this many runs (1-500)")
+      ->check(CLI::Range(1, 500));
   runs_cmd->add_flag("--json", runs.json, "Print the API's JSON");
 
   ShowOptions show;

@@ -52,7 +52,8 @@ void PrintEpochs(const Json& epochs) {
     for (const auto& entry : e["energy"]) {
       if (entry["joules"].is_number()) joules += entry["joules"].get<double>();
       const auto method = entry["method"].get<std::string>();
-      if (methods.find(method) == std::string::npos) methods += (methods.empty() ? "" : ",") + method;
+      if (methods.find(method) == std::string::npos)
+        methods += (methods.empty() ? "" : ",") + method;
     }
     fmt::print("  {:>5}  {:>10}  {:>10}  {:>10}  {:>12}  {}\n", e["epoch"].get<long>(),
                FormatNumber(e["train"].value("loss", Json())),
@@ -93,11 +94,11 @@ int RunsCommand(const RunsOptions& options) {
              "STATUS", "STEPS", "EPOCHS", "LAST LOSS", "CREATED (UTC)");
   for (const auto& run : runs) {
     const Json& totals = run["totals"];
-    fmt::print("{:<34} {:<16} {:<24} {:<10} {:>8} {:>6} {:>10}  {}\n",
-               run["id"].get<std::string>(), run["project"].get<std::string>(),
-               run["name"].get<std::string>(), run["status"].get<std::string>(),
-               totals["step_records"].get<long long>(), totals["epochs"].get<long long>(),
-               FormatNumber(totals["last_loss"]), FormatTime(run["created_at"]));
+    fmt::print("{:<34} {:<16} {:<24} {:<10} {:>8} {:>6} {:>10}  {}\n", run["id"].get<std::string>(),
+               run["project"].get<std::string>(), run["name"].get<std::string>(),
+               run["status"].get<std::string>(), totals["step_records"].get<long long>(),
+               totals["epochs"].get<long long>(), FormatNumber(totals["last_loss"]),
+               FormatTime(run["created_at"]));
   }
   fmt::print("{} of {} runs\n", runs.size(), (*page)["total"].get<long long>());
   return 0;
@@ -122,7 +123,7 @@ int ShowCommand(const ShowOptions& options) {
   }
   const Json& r = *run;
   const Json& totals = r["totals"];
-  const double end = r["finished_at"].is_number() ? r["finished_at"].get<double>()
+  const double end = r["finished_at"].is_number()    ? r["finished_at"].get<double>()
                      : totals["last_ts"].is_number() ? totals["last_ts"].get<double>()
                                                      : r["started_at"].get<double>();
   fmt::print("Run {}  ({} / {})\n", r["id"].get<std::string>(), r["project"].get<std::string>(),
@@ -139,12 +140,14 @@ int ShowCommand(const ShowOptions& options) {
   fmt::print("  samples    {:.0f}   tokens {:.0f}   epochs {}   energy {:.1f} J\n",
              totals["samples"].get<double>(), totals["tokens"].get<double>(),
              totals["epochs"].get<long long>(), totals["energy_joules"].get<double>());
-  if (!r["hyperparameters"].empty()) fmt::print("  hyperparameters {}\n", r["hyperparameters"].dump());
+  if (!r["hyperparameters"].empty())
+    fmt::print("  hyperparameters {}\n", r["hyperparameters"].dump());
   PrintArchitecture(r["architecture"]);
   PrintEpochs((*epochs)["epochs"]);
   if (!(*series)["series"].empty()) {
     std::string names;
-    for (const auto& n : (*series)["series"]) names += (names.empty() ? "" : ", ") + n.get<std::string>();
+    for (const auto& n : (*series)["series"])
+      names += (names.empty() ? "" : ", ") + n.get<std::string>();
     fmt::print("\nSeries: {}\n", names);
   }
   return 0;

@@ -11,7 +11,7 @@ void ConfigureLogging() {
   auto logger = spdlog::stderr_color_mt("atlas");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_default_logger(logger);
-  const char* level = std::getenv("ATLAS_LOG_LEVEL");  // NOLINT(concurrency-mt-unsafe)
+  const char* level = std::getenv("ATLAS_LOG_LEVEL");
   spdlog::set_level(level ? spdlog::level::from_str(level) : spdlog::level::info);
 }
 

@@ -29,8 +29,8 @@ bool WritePortFile(const std::string& path, std::uint16_t port) {
 }  // namespace
 
 std::string DefaultDataDir() {
-  if (const char* dir = std::getenv("ATLAS_DATA_DIR"); dir && *dir) return dir;  // NOLINT(concurrency-mt-unsafe)
-  if (const char* home = std::getenv("HOME"); home && *home) {  // NOLINT(concurrency-mt-unsafe)
+  if (const char* dir = std::getenv("ATLAS_DATA_DIR"); dir && *dir) return dir;
+  if (const char* home = std::getenv("HOME"); home && *home) {
     return (std::filesystem::path(home) / ".atlas").string();
   }
   return ".atlas";

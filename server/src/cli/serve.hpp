@@ -12,9 +12,9 @@ inline constexpr std::uint16_t kDefaultPort = 7878;
 struct ServeOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = kDefaultPort;
-  std::string data_dir;   // empty: $HOME/.atlas
-  std::string port_file;  // when set, the bound port is written there once listening
-  int threads = 0;        // 0: one per core, at least 2
+  std::string data_dir;                // empty: $HOME/.atlas
+  std::string port_file;               // when set, the bound port is written there once listening
+  int threads = 0;                     // 0: one per core, at least 2
   std::size_t body_limit = 32u << 20;  // request bodies on the wire
   bool log_requests = true;
 };

@@ -14,7 +14,8 @@ inline void AddServeFlags(CLI::App& app, ServeOptions& options) {
                  "Where the embedded database lives (default $ATLAS_DATA_DIR or ~/.atlas)");
   app.add_option("--port-file", options.port_file, "Write the bound port to this file");
   app.add_option("--threads", options.threads, "Server threads (default: one per core, >= 2)");
-  app.add_option("--body-limit", options.body_limit, "Largest request body in bytes (default 32 MiB)");
+  app.add_option("--body-limit", options.body_limit,
+                 "Largest request body in bytes (default 32 MiB)");
   app.add_flag("!--no-request-log", options.log_requests, "Do not log each request");
 }
 

@@ -84,9 +84,7 @@ struct StepRecord {
   std::vector<std::pair<std::string, double>> metrics;
 
   std::optional<double>& at(StepField f) { return fields[static_cast<std::size_t>(f)]; }
-  const std::optional<double>& at(StepField f) const {
-    return fields[static_cast<std::size_t>(f)];
-  }
+  const std::optional<double>& at(StepField f) const { return fields[static_cast<std::size_t>(f)]; }
 };
 
 // Energy used by one component during an epoch, with how it was obtained.
@@ -109,15 +107,16 @@ struct EpochRecord {
 
 // The numeric statistics of one layer at one sampled step. Names are the JSON keys.
 inline constexpr std::array<std::string_view, 14> kLayerStatNames = {
-    "activation_mean",  "activation_std",  "activation_abs_mean", "dead_fraction",
-    "saturated_fraction", "grad_norm",     "grad_abs_mean",       "weight_norm",
-    "weight_abs_mean",  "weight_sparsity", "update_ratio",        "nonfinite_activations",
-    "nonfinite_grads",  "nonfinite_weights"};
+    "activation_mean",    "activation_std",   "activation_abs_mean", "dead_fraction",
+    "saturated_fraction", "grad_norm",        "grad_abs_mean",       "weight_norm",
+    "weight_abs_mean",    "weight_sparsity",  "update_ratio",        "nonfinite_activations",
+    "nonfinite_grads",    "nonfinite_weights"};
 
 struct LayerStat {
   std::string layer;  // module name, e.g. "features.0"
   std::array<std::optional<double>, kLayerStatNames.size()> values{};
-  Json extra = Json::object();  // per-unit arrays and anything else, e.g. {"unit_active_frac": [...]}
+  Json extra =
+      Json::object();  // per-unit arrays and anything else, e.g. {"unit_active_frac": [...]}
 };
 
 struct LayerStatsRecord {
@@ -156,7 +155,7 @@ struct ModuleInfo {
   std::optional<std::string> parent;  // nullopt for the root
   std::int64_t params = 0;            // parameters owned directly (not by children)
   std::int64_t trainable_params = 0;
-  Json input_shape = nullptr;   // e.g. [64, 1, 8, 8], or null when unknown
+  Json input_shape = nullptr;  // e.g. [64, 1, 8, 8], or null when unknown
   Json output_shape = nullptr;
   std::optional<double> flops;  // per sample, forward
 };

@@ -7,6 +7,7 @@ namespace {
 
 std::vector<SeriesPoint> Ramp(int n) {
   std::vector<SeriesPoint> points;
+  points.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) points.push_back({static_cast<double>(i), static_cast<double>(i)});
   return points;
 }
