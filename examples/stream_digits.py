@@ -35,21 +35,32 @@ class Client:
     def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         body = gzip.compress(json.dumps(payload).encode())
         request = urllib.request.Request(
-            self.url + path, data=body, method="POST",
-            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+            self.url + path,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             answer: dict[str, Any] = json.loads(response.read())
             return answer
 
     def start(self, name: str, config: dict[str, Any]) -> None:
-        answer = self.post("/api/v1/runs", {
-            "project": "demo", "name": name, "run_id": uuid.uuid4().hex,
-            "host": {"hostname": socket.gethostname(), "os": platform.platform(),
-                     "cpu_count": os.cpu_count()},
-            "device": {"type": "cpu"},
-            "framework": {"torch": torch.__version__, "python": platform.python_version()},
-            "config": config,
-        })
+        answer = self.post(
+            "/api/v1/runs",
+            {
+                "project": "demo",
+                "name": name,
+                "run_id": uuid.uuid4().hex,
+                "host": {
+                    "hostname": socket.gethostname(),
+                    "os": platform.platform(),
+                    "cpu_count": os.cpu_count(),
+                },
+                "device": {"type": "cpu"},
+                "framework": {"torch": torch.__version__, "python": platform.python_version()},
+                "config": config,
+            },
+        )
         self.run_id = answer["id"]
 
     def record(self, kind: str, **fields: Any) -> None:
@@ -65,8 +76,10 @@ class Client:
 
     def finish(self, status: str, reason: str = "") -> None:
         self.flush()
-        self.post(f"/api/v1/runs/{self.run_id}/finish",
-                  {"seq": self.seq, "ts": time.time(), "status": status, "reason": reason})
+        self.post(
+            f"/api/v1/runs/{self.run_id}/finish",
+            {"seq": self.seq, "ts": time.time(), "status": status, "reason": reason},
+        )
 
 
 class SmallCNN(nn.Module):
@@ -86,8 +99,15 @@ def architecture(model: nn.Module) -> list[dict[str, Any]]:
         own = sum(p.numel() for p in module.parameters(recurse=False))
         trainable = sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
         parent = None if name == "" else name.rpartition(".")[0]
-        modules.append({"name": name, "type": type(module).__name__, "parent": parent,
-                        "params": own, "trainable_params": trainable})
+        modules.append(
+            {
+                "name": name,
+                "type": type(module).__name__,
+                "parent": parent,
+                "params": own,
+                "trainable_params": trainable,
+            }
+        )
     return modules
 
 
@@ -110,8 +130,15 @@ def main() -> None:
     loss_fn = nn.CrossEntropyLoss()
     client = Client(args.url)
     client.start("digits-cnn", {"epochs": args.epochs})
-    client.record("hyperparameters", values={"batch_size": args.batch_size, "learning_rate": 3e-3,
-                                             "optimizer": "Adam", "num_epochs": args.epochs})
+    client.record(
+        "hyperparameters",
+        values={
+            "batch_size": args.batch_size,
+            "learning_rate": 3e-3,
+            "optimizer": "Adam",
+            "num_epochs": args.epochs,
+        },
+    )
     client.record("architecture", modules=architecture(model))
 
     step = 0
@@ -120,7 +147,7 @@ def main() -> None:
             started = time.time()
             order = torch.randperm(len(train_x))
             for i in range(0, len(order), args.batch_size):
-                idx = order[i:i + args.batch_size]
+                idx = order[i : i + args.batch_size]
                 t0 = time.perf_counter()
                 loss = loss_fn(model(train_x[idx]), train_y[idx])
                 t1 = time.perf_counter()
@@ -129,20 +156,35 @@ def main() -> None:
                 t2 = time.perf_counter()
                 optimizer.step()
                 t3 = time.perf_counter()
-                client.record("step", step=step, epoch=epoch, ts=time.time(), loss=loss.item(),
-                              samples=len(idx), forward_ms=(t1 - t0) * 1e3,
-                              backward_ms=(t2 - t1) * 1e3, optimizer_ms=(t3 - t2) * 1e3,
-                              step_ms=(t3 - t0) * 1e3, samples_per_s=len(idx) / (t3 - t0))
+                client.record(
+                    "step",
+                    step=step,
+                    epoch=epoch,
+                    ts=time.time(),
+                    loss=loss.item(),
+                    samples=len(idx),
+                    forward_ms=(t1 - t0) * 1e3,
+                    backward_ms=(t2 - t1) * 1e3,
+                    optimizer_ms=(t3 - t2) * 1e3,
+                    step_ms=(t3 - t0) * 1e3,
+                    samples_per_s=len(idx) / (t3 - t0),
+                )
                 step += 1
             with torch.no_grad():
                 val_logits = model(val_x)
                 val_loss = loss_fn(val_logits, val_y).item()
                 val_acc = (val_logits.argmax(1) == val_y).float().mean().item()
-            client.record("epoch", epoch=epoch, ts=time.time(), duration_s=time.time() - started,
-                          train={"loss": loss.item()},
-                          val={"loss": val_loss, "accuracy": val_acc})
-            print(f"  epoch {epoch}: val loss {val_loss:.3f}, val accuracy {val_acc:.3f}",
-                  flush=True)
+            client.record(
+                "epoch",
+                epoch=epoch,
+                ts=time.time(),
+                duration_s=time.time() - started,
+                train={"loss": loss.item()},
+                val={"loss": val_loss, "accuracy": val_acc},
+            )
+            print(
+                f"  epoch {epoch}: val loss {val_loss:.3f}, val accuracy {val_acc:.3f}", flush=True
+            )
         client.finish("completed")
     except BaseException as error:
         client.finish("failed", repr(error))

@@ -49,9 +49,18 @@ class Server:
         port_file.unlink(missing_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [str(ATLASD), "--port", "0", "--data-dir", str(self.data_dir),
-                 "--port-file", str(port_file), *self.extra_args],
-                stdout=log, stderr=subprocess.STDOUT,
+                [
+                    str(ATLASD),
+                    "--port",
+                    "0",
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--port-file",
+                    str(port_file),
+                    *self.extra_args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 20
         while not port_file.exists():
@@ -86,8 +95,13 @@ class Server:
 
     # --- HTTP -------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             conn.request(method, path, body=body, headers=headers or {})
@@ -109,8 +123,13 @@ class Server:
             headers["Content-Encoding"] = "gzip"
         return self.request("POST", path, body, headers)
 
-    def post_raw(self, path: str, body: bytes, content_type: str = "application/json",
-                 extra: dict[str, str] | None = None) -> Reply:
+    def post_raw(
+        self,
+        path: str,
+        body: bytes,
+        content_type: str = "application/json",
+        extra: dict[str, str] | None = None,
+    ) -> Reply:
         return self.request("POST", path, body, {"Content-Type": content_type, **(extra or {})})
 
     def create_run(self, **fields: Json) -> str:
@@ -123,6 +142,13 @@ class Server:
 
 def step(seq: int, step_no: int | None = None, **fields: Json) -> dict[str, Json]:
     """A valid step record."""
-    return {"kind": "step", "seq": seq, "step": seq if step_no is None else step_no,
-            "epoch": 0, "ts": 1_700_000_000.0 + seq * 0.01, "loss": 2.0 / (seq + 1),
-            "samples": 64, **fields}
+    return {
+        "kind": "step",
+        "seq": seq,
+        "step": seq if step_no is None else step_no,
+        "epoch": 0,
+        "ts": 1_700_000_000.0 + seq * 0.01,
+        "loss": 2.0 / (seq + 1),
+        "samples": 64,
+        **fields,
+    }

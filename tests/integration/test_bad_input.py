@@ -41,16 +41,23 @@ def test_malformed_json_is_400(server: Server, raw: bytes) -> None:
         ({"kind": "step", "seq": 1, "step": 1, "ts": 1.7e9, "lost": 1}, "records[1].lost"),
         ({"kind": "bogus", "seq": 1}, "records[1].kind"),
         ({"seq": 1, "step": 1}, "records[1].kind"),
-        ({"kind": "epoch", "seq": 1, "epoch": 0, "ts": 1.7e9,
-          "energy": [{"component": "gpu", "joules": 1.0}]}, "records[1].energy[0].method"),
+        (
+            {
+                "kind": "epoch",
+                "seq": 1,
+                "epoch": 0,
+                "ts": 1.7e9,
+                "energy": [{"component": "gpu", "joules": 1.0}],
+            },
+            "records[1].energy[0].method",
+        ),
     ],
 )
 def test_an_invalid_record_rejects_the_whole_batch(
     server: Server, record: dict[str, object], field: str
 ) -> None:
     run = server.create_run()
-    reply = server.post(f"/api/v1/runs/{run}/records",
-                        {"records": [step(0), record, step(2)]})
+    reply = server.post(f"/api/v1/runs/{run}/records", {"records": [step(0), record, step(2)]})
     assert_error(reply, 422, "invalid_field", field)
     assert stored_steps(server, run) == 0
     assert server.get(f"/api/v1/runs/{run}/epochs").body["epochs"] == []
@@ -66,8 +73,9 @@ def test_an_invalid_record_rejects_the_whole_batch(
         ({"project_id": 1, "name": "r", "config": [1]}, "config"),
     ],
 )
-def test_invalid_run_creation_is_422(server: Server, payload: dict[str, object],
-                                     field: str) -> None:
+def test_invalid_run_creation_is_422(
+    server: Server, payload: dict[str, object], field: str
+) -> None:
     assert_error(server.post("/api/v1/runs", payload), 422, "invalid_field", field)
     assert server.get("/api/v1/runs").body["total"] == 0
 
@@ -86,15 +94,19 @@ def test_wrong_content_type_is_415(server: Server) -> None:
 
 def test_unknown_content_encoding_is_415(server: Server) -> None:
     run = server.create_run()
-    reply = server.post_raw(f"/api/v1/runs/{run}/records", b'{"records": []}',
-                            extra={"Content-Encoding": "br"})
+    reply = server.post_raw(
+        f"/api/v1/runs/{run}/records", b'{"records": []}', extra={"Content-Encoding": "br"}
+    )
     assert_error(reply, 415, "unsupported_media_type")
 
 
 def test_corrupt_gzip_is_400(server: Server) -> None:
     run = server.create_run()
-    reply = server.post_raw(f"/api/v1/runs/{run}/records", b"\x1f\x8b\x08\x00garbage",
-                            extra={"Content-Encoding": "gzip"})
+    reply = server.post_raw(
+        f"/api/v1/runs/{run}/records",
+        b"\x1f\x8b\x08\x00garbage",
+        extra={"Content-Encoding": "gzip"},
+    )
     assert reply.status == 400, reply
     assert stored_steps(server, run) == 0
 
@@ -110,8 +122,9 @@ def test_bad_query_parameters_are_400(server: Server) -> None:
     run = server.create_run()
     assert_error(server.get("/api/v1/runs?limit=0"), 400, "bad_query", "limit")
     assert_error(server.get("/api/v1/runs?status=dancing"), 400, "bad_query", "status")
-    assert_error(server.get(f"/api/v1/runs/{run}/series/loss?points=abc"), 400, "bad_query",
-                 "points")
+    assert_error(
+        server.get(f"/api/v1/runs/{run}/series/loss?points=abc"), 400, "bad_query", "points"
+    )
     assert_error(server.get(f"/api/v1/runs/{run}/series/loss?x=epoch"), 400, "bad_query", "x")
     assert_error(server.get(f"/api/v1/runs/{run}/series/no_such_metric"), 404, "not_found")
 
@@ -129,8 +142,10 @@ def test_oversized_body_is_413_and_nothing_is_stored(tmp_path: Path) -> None:
 def test_too_many_records_in_one_batch_is_413(server: Server) -> None:
     run = server.create_run()
     # Small records, so the body fits the byte limit but not the per-batch record limit.
-    records = ",".join(f'{{"kind":"event","seq":{i},"ts":1,"level":"info","type":"t",'
-                       f'"message":""}}' for i in range(100_001))
+    records = ",".join(
+        f'{{"kind":"event","seq":{i},"ts":1,"level":"info","type":"t","message":""}}'
+        for i in range(100_001)
+    )
     reply = server.post_raw(f"/api/v1/runs/{run}/records", f'{{"records":[{records}]}}'.encode())
     assert_error(reply, 413, "payload_too_large")
 
@@ -149,11 +164,17 @@ def raw_exchange(server: Server, data: bytes, read: bool = True) -> bytes:
 
 def test_truncated_body_stores_nothing_and_server_survives(server: Server) -> None:
     run = server.create_run()
-    body = b'{"records": [' + b",".join(
-        f'{{"kind":"step","seq":{i},"step":{i},"ts":1700000000}}'.encode() for i in range(50)
-    ) + b"]}"
-    head = (f"POST /api/v1/runs/{run}/records HTTP/1.1\r\nHost: x\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    body = (
+        b'{"records": ['
+        + b",".join(
+            f'{{"kind":"step","seq":{i},"step":{i},"ts":1700000000}}'.encode() for i in range(50)
+        )
+        + b"]}"
+    )
+    head = (
+        f"POST /api/v1/runs/{run}/records HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
     answer = raw_exchange(server, head + body[: len(body) // 2])
     assert answer == b"" or answer.startswith(b"HTTP/1.1 400")
     assert stored_steps(server, run) == 0
@@ -162,8 +183,10 @@ def test_truncated_body_stores_nothing_and_server_survives(server: Server) -> No
 
 def test_client_disconnecting_mid_request_does_not_hurt(server: Server) -> None:
     run = server.create_run()
-    head = (f"POST /api/v1/runs/{run}/records HTTP/1.1\r\nHost: x\r\n"
-            "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n").encode()
+    head = (
+        f"POST /api/v1/runs/{run}/records HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+    ).encode()
     for _ in range(20):
         raw_exchange(server, head + b'{"records": [{"kind":"st', read=False)
     assert stored_steps(server, run) == 0

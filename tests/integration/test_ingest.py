@@ -10,12 +10,36 @@ import pytest
 from atlasd import Server, step
 
 ARCH = [
-    {"name": "", "type": "Net", "parent": None, "params": 0, "trainable_params": 0,
-     "input_shape": [64, 1, 8, 8], "output_shape": [64, 10], "flops": 1.5e5},
-    {"name": "conv1", "type": "Conv2d", "parent": "", "params": 160, "trainable_params": 160,
-     "input_shape": [64, 1, 8, 8], "output_shape": [64, 16, 8, 8], "flops": 9216.0},
-    {"name": "fc", "type": "Linear", "parent": "", "params": 10250, "trainable_params": 10250,
-     "input_shape": [64, 1024], "output_shape": [64, 10], "flops": 20480.0},
+    {
+        "name": "",
+        "type": "Net",
+        "parent": None,
+        "params": 0,
+        "trainable_params": 0,
+        "input_shape": [64, 1, 8, 8],
+        "output_shape": [64, 10],
+        "flops": 1.5e5,
+    },
+    {
+        "name": "conv1",
+        "type": "Conv2d",
+        "parent": "",
+        "params": 160,
+        "trainable_params": 160,
+        "input_shape": [64, 1, 8, 8],
+        "output_shape": [64, 16, 8, 8],
+        "flops": 9216.0,
+    },
+    {
+        "name": "fc",
+        "type": "Linear",
+        "parent": "",
+        "params": 10250,
+        "trainable_params": 10250,
+        "input_shape": [64, 1024],
+        "output_shape": [64, 10],
+        "flops": 20480.0,
+    },
 ]
 
 
@@ -23,21 +47,65 @@ def full_batch() -> list[dict[str, object]]:
     return [
         {"kind": "hyperparameters", "seq": 0, "values": {"batch_size": 64, "optimizer": "Adam"}},
         {"kind": "architecture", "seq": 1, "modules": ARCH},
-        step(2, 0, forward_ms=1.5, backward_ms=2.5, data_ms=0.2, rss_bytes=1e8,
-             metrics={"grad_scale": 1024}),
+        step(
+            2,
+            0,
+            forward_ms=1.5,
+            backward_ms=2.5,
+            data_ms=0.2,
+            rss_bytes=1e8,
+            metrics={"grad_scale": 1024},
+        ),
         step(3, 1, loss="NaN"),
-        {"kind": "layer_stats", "seq": 4, "step": 1, "epoch": 0, "ts": 1_700_000_001.0,
-         "layers": [{"layer": "conv1", "grad_norm": 0.5, "dead_fraction": 0.9,
-                     "extra": {"unit_active_frac": [0.0, 0.1]}},
-                    {"layer": "fc", "update_ratio": 1e-3}]},
-        {"kind": "profile", "seq": 5, "step": 1, "ts": 1_700_000_001.5,
-         "data": {"top_ops": [{"name": "aten::conv2d", "self_ms": 1.2}]}},
-        {"kind": "event", "seq": 6, "ts": 1_700_000_002.0, "level": "warning", "type": "log",
-         "message": "hello", "data": {"k": 1}},
-        {"kind": "epoch", "seq": 7, "epoch": 0, "ts": 1_700_000_003.0, "duration_s": 3.0,
-         "train": {"loss": 1.0}, "val": {"loss": 1.1, "accuracy": 0.7},
-         "energy": [{"component": "cpu", "device": "package-0", "joules": 12.5,
-                     "method": "estimated:cpu-model"}]},
+        {
+            "kind": "layer_stats",
+            "seq": 4,
+            "step": 1,
+            "epoch": 0,
+            "ts": 1_700_000_001.0,
+            "layers": [
+                {
+                    "layer": "conv1",
+                    "grad_norm": 0.5,
+                    "dead_fraction": 0.9,
+                    "extra": {"unit_active_frac": [0.0, 0.1]},
+                },
+                {"layer": "fc", "update_ratio": 1e-3},
+            ],
+        },
+        {
+            "kind": "profile",
+            "seq": 5,
+            "step": 1,
+            "ts": 1_700_000_001.5,
+            "data": {"top_ops": [{"name": "aten::conv2d", "self_ms": 1.2}]},
+        },
+        {
+            "kind": "event",
+            "seq": 6,
+            "ts": 1_700_000_002.0,
+            "level": "warning",
+            "type": "log",
+            "message": "hello",
+            "data": {"k": 1},
+        },
+        {
+            "kind": "epoch",
+            "seq": 7,
+            "epoch": 0,
+            "ts": 1_700_000_003.0,
+            "duration_s": 3.0,
+            "train": {"loss": 1.0},
+            "val": {"loss": 1.1, "accuracy": 0.7},
+            "energy": [
+                {
+                    "component": "cpu",
+                    "device": "package-0",
+                    "joules": 12.5,
+                    "method": "estimated:cpu-model",
+                }
+            ],
+        },
     ]
 
 
@@ -116,9 +184,16 @@ def test_every_record_kind_round_trips(server: Server) -> None:
 
 def test_finish_sets_the_status_and_reason(server: Server) -> None:
     run = server.create_run()
-    reply = server.post(f"/api/v1/runs/{run}/finish",
-                        {"seq": 0, "ts": 1_700_000_100.0, "status": "failed",
-                         "reason": "Traceback: boom", "client_stats": {"dropped": {"queue": 3}}})
+    reply = server.post(
+        f"/api/v1/runs/{run}/finish",
+        {
+            "seq": 0,
+            "ts": 1_700_000_100.0,
+            "status": "failed",
+            "reason": "Traceback: boom",
+            "client_stats": {"dropped": {"queue": 3}},
+        },
+    )
     assert reply.status == 200, reply.body
     assert reply.body["status"] == "failed"
     detail = server.get(f"/api/v1/runs/{run}").body
@@ -131,13 +206,19 @@ def test_finish_sets_the_status_and_reason(server: Server) -> None:
 def test_resending_a_batch_stores_nothing_twice(server: Server) -> None:
     run = server.create_run()
     batch = {"records": [step(i) for i in range(100)]}
-    assert server.post(f"/api/v1/runs/{run}/records", batch).body == {"accepted": 100,
-                                                                      "duplicates": 0}
-    assert server.post(f"/api/v1/runs/{run}/records", batch).body == {"accepted": 0,
-                                                                      "duplicates": 100}
+    assert server.post(f"/api/v1/runs/{run}/records", batch).body == {
+        "accepted": 100,
+        "duplicates": 0,
+    }
+    assert server.post(f"/api/v1/runs/{run}/records", batch).body == {
+        "accepted": 0,
+        "duplicates": 100,
+    }
     overlap = {"records": [step(i) for i in range(50, 150)]}
-    assert server.post(f"/api/v1/runs/{run}/records", overlap).body == {"accepted": 50,
-                                                                        "duplicates": 50}
+    assert server.post(f"/api/v1/runs/{run}/records", overlap).body == {
+        "accepted": 50,
+        "duplicates": 50,
+    }
     detail = server.get(f"/api/v1/runs/{run}").body
     assert detail["totals"]["step_records"] == 150
     loss = server.get(f"/api/v1/runs/{run}/series/loss?points=1000").body
@@ -154,20 +235,25 @@ def test_gzip_body_is_accepted(server: Server) -> None:
 @pytest.mark.skipif(shutil.which("zstd") is None, reason="the zstd command is not installed")
 def test_zstd_body_is_accepted(server: Server) -> None:
     run = server.create_run()
-    raw = ('{"records": [' + ",".join(
-        f'{{"kind":"step","seq":{i},"step":{i},"ts":1700000000,"loss":1}}' for i in range(10)
-    ) + "]}").encode()
+    raw = (
+        '{"records": ['
+        + ",".join(
+            f'{{"kind":"step","seq":{i},"step":{i},"ts":1700000000,"loss":1}}' for i in range(10)
+        )
+        + "]}"
+    ).encode()
     body = subprocess.run(["zstd", "-q", "-c"], input=raw, capture_output=True, check=True).stdout
-    reply = server.post_raw(f"/api/v1/runs/{run}/records", body,
-                            extra={"Content-Encoding": "zstd"})
+    reply = server.post_raw(f"/api/v1/runs/{run}/records", body, extra={"Content-Encoding": "zstd"})
     assert reply.status == 200, reply.body
     assert reply.body["accepted"] == 10
 
 
 def test_infinity_round_trips(server: Server) -> None:
     run = server.create_run()
-    server.post(f"/api/v1/runs/{run}/records",
-                {"records": [step(0, loss="Infinity"), step(1, loss="-Infinity")]})
+    server.post(
+        f"/api/v1/runs/{run}/records",
+        {"records": [step(0, loss="Infinity"), step(1, loss="-Infinity")]},
+    )
     loss = server.get(f"/api/v1/runs/{run}/series/loss").body
     assert loss["last"] == ["Infinity", "-Infinity"]
     assert math.isinf(float(loss["max"][0]))

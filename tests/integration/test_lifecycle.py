@@ -35,8 +35,7 @@ def test_a_batch_in_flight_at_stop_is_stored_whole_or_not_at_all(tmp_path: Path)
 
         def send() -> None:
             try:
-                result["reply"] = server.post(f"/api/v1/runs/{run}/records",
-                                              {"records": records})
+                result["reply"] = server.post(f"/api/v1/runs/{run}/records", {"records": records})
             except OSError as error:  # the server may close before reading the request
                 result["error"] = error
 
@@ -54,18 +53,37 @@ def test_a_batch_in_flight_at_stop_is_stored_whole_or_not_at_all(tmp_path: Path)
 
 
 def atlas(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ATLAS_CLI), *args, "--url", f"http://127.0.0.1:{server.port}"],
-                          capture_output=True, text=True, timeout=30, check=False)
+    return subprocess.run(
+        [str(ATLAS_CLI), *args, "--url", f"http://127.0.0.1:{server.port}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def test_cli_lists_and_shows_runs(server: Server) -> None:
     run = server.create_run(name="cli-run")
-    server.post(f"/api/v1/runs/{run}/records", {"records": [
-        step(0), step(1),
-        {"kind": "epoch", "seq": 2, "epoch": 0, "ts": 1_700_000_001.0,
-         "train": {"loss": 0.5}, "val": {"loss": 0.6, "accuracy": 0.9},
-         "energy": [{"component": "cpu", "joules": 7.0, "method": "estimated:cpu-model"}]},
-    ]})
+    server.post(
+        f"/api/v1/runs/{run}/records",
+        {
+            "records": [
+                step(0),
+                step(1),
+                {
+                    "kind": "epoch",
+                    "seq": 2,
+                    "epoch": 0,
+                    "ts": 1_700_000_001.0,
+                    "train": {"loss": 0.5},
+                    "val": {"loss": 0.6, "accuracy": 0.9},
+                    "energy": [
+                        {"component": "cpu", "joules": 7.0, "method": "estimated:cpu-model"}
+                    ],
+                },
+            ]
+        },
+    )
     listing = atlas(server, "runs")
     assert listing.returncode == 0, listing.stderr
     assert run in listing.stdout
@@ -88,7 +106,12 @@ def test_cli_reports_unknown_runs_and_unreachable_servers(server: Server) -> Non
     assert "not found" in missing.stderr
     port = server.port
     server.stop()
-    down = subprocess.run([str(ATLAS_CLI), "runs", "--url", f"http://127.0.0.1:{port}"],
-                          capture_output=True, text=True, timeout=30, check=False)
+    down = subprocess.run(
+        [str(ATLAS_CLI), "runs", "--url", f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert down.returncode == 1
     assert "cannot reach atlasd" in down.stderr

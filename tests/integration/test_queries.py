@@ -9,8 +9,10 @@ def test_runs_filter_sort_and_page(server: Server) -> None:
     ids = {}
     for name, project in [("alpha", "p1"), ("beta", "p1"), ("gamma", "p2")]:
         ids[name] = server.post("/api/v1/runs", {"project": project, "name": name}).body["id"]
-    server.post(f"/api/v1/runs/{ids['beta']}/finish",
-                {"seq": 0, "ts": 1_700_000_000.0, "status": "completed"})
+    server.post(
+        f"/api/v1/runs/{ids['beta']}/finish",
+        {"seq": 0, "ts": 1_700_000_000.0, "status": "completed"},
+    )
 
     assert server.get("/api/v1/runs").body["total"] == 3
     p1 = server.get("/api/v1/runs?project=p1").body
@@ -33,7 +35,9 @@ def test_series_is_downsampled_with_spikes_kept(server: Server) -> None:
     records = [step(i, loss=1.0) for i in range(5000)]
     records[3210]["loss"] = 99.0
     for start in range(0, 5000, 1000):
-        reply = server.post(f"/api/v1/runs/{run}/records", {"records": records[start:start + 1000]})
+        reply = server.post(
+            f"/api/v1/runs/{run}/records", {"records": records[start : start + 1000]}
+        )
         assert reply.status == 200
     series = server.get(f"/api/v1/runs/{run}/series/loss?points=100").body
     assert series["points_in_range"] == 5000
@@ -59,8 +63,13 @@ def test_series_range_on_step_and_time_axes(server: Server) -> None:
 def test_layer_stats_filters(server: Server) -> None:
     run = server.create_run()
     records = [
-        {"kind": "layer_stats", "seq": i, "step": i * 10, "ts": 1_700_000_000.0 + i,
-         "layers": [{"layer": "a", "grad_norm": float(i)}, {"layer": "b", "grad_norm": 0.0}]}
+        {
+            "kind": "layer_stats",
+            "seq": i,
+            "step": i * 10,
+            "ts": 1_700_000_000.0 + i,
+            "layers": [{"layer": "a", "grad_norm": float(i)}, {"layer": "b", "grad_norm": 0.0}],
+        }
         for i in range(5)
     ]
     server.post(f"/api/v1/runs/{run}/records", {"records": records})
