@@ -6,10 +6,13 @@
 //   client.value()->Finish(atlas::FinishStatus::kCompleted, "", std::chrono::seconds(5));
 //
 // Threading: Record, RecordJson, stats, health and run_id may be called from any number of
-// threads at once and never block. Flush, Shutdown and Finish may be called from any thread and
-// return by their timeout. One sender thread per Client batches, serialises, compresses and
-// POSTs records, retries with backoff, and spools to disk while the server is unreachable; it
-// is joined by Shutdown (or by the destructor, which shuts down with a short timeout).
+// threads at once. Record and RecordJson never block (a lock-free queue; a full queue drops and
+// counts); stats and health take a short internal lock that no I/O is done under. Flush,
+// Shutdown and Finish may be called from any thread and return by their timeout, measured on the
+// configured Clock; concurrent Shutdown calls run one after the other. One sender thread per
+// Client batches, serialises, compresses and POSTs records, retries with backoff, and spools to
+// disk while the server is unreachable; it is joined by Shutdown (or by the destructor, which
+// shuts down with a 1 s timeout on the configured Clock).
 //
 // Ownership: the Client owns its sender thread, its queue and its spool writer. The Env, Clock
 // and Transport in ClientConfig, when given, are borrowed and must outlive the Client.
