@@ -1,4 +1,4 @@
-// atlas: the command line of Atlas (serve, runs, show).
+// atlas: the command line of Atlas (serve, runs, show, sync).
 #include <curl/curl.h>
 #include <CLI/CLI.hpp>
 
@@ -35,6 +35,14 @@ int main(int argc, char** argv) {
   show_cmd->add_option("--url", show.server_url, "atlasd URL (default $ATLAS_URL or local)");
   show_cmd->add_flag("--json", show.json, "Print the API's JSON");
 
+  SyncOptions sync;
+  sync.server_url = DefaultServerUrl();
+  CLI::App* sync_cmd =
+      app.add_subcommand("sync", "Upload runs spooled while atlasd was unreachable or offline");
+  sync_cmd->add_option("PATH", sync.paths, "Spool files or directories (default ~/.atlas/spool)");
+  sync_cmd->add_option("--url", sync.server_url, "atlasd URL (default $ATLAS_URL or local)");
+  sync_cmd->add_flag("--keep", sync.keep, "Keep spool files after a complete upload");
+
   CLI11_PARSE(app, argc, argv);
   ConfigureLogging();
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -42,6 +50,7 @@ int main(int argc, char** argv) {
   if (*serve_cmd) code = Serve(serve);
   if (*runs_cmd) code = RunsCommand(runs);
   if (*show_cmd) code = ShowCommand(show);
+  if (*sync_cmd) code = SyncCommand(sync);
   curl_global_cleanup();
   return code;
 }

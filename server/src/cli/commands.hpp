@@ -1,9 +1,10 @@
-// The CLI's read commands: `atlas runs` and `atlas show RUN`. Each prints to stdout and returns
-// the process exit code (0 ok, 1 server or network error, 2 not found).
+// The CLI's client commands: `atlas runs`, `atlas show RUN` and `atlas sync [PATH...]`. Each prints
+// to stdout and returns the process exit code (0 ok, 1 server or network error, 2 not found).
 #pragma once
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace atlas::cli {
 
@@ -22,7 +23,15 @@ struct ShowOptions {
   bool json = false;
 };
 
+struct SyncOptions {
+  std::string server_url;
+  std::vector<std::string> paths;  // spool files or directories of them; empty: the default dir
+  bool keep = false;               // keep files after a complete upload
+};
+
 int RunsCommand(const RunsOptions& options);
 int ShowCommand(const ShowOptions& options);
+// Uploads spools written while atlasd was unreachable or in offline mode (`atlas sync`).
+int SyncCommand(const SyncOptions& options);
 
 }  // namespace atlas::cli
