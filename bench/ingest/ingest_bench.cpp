@@ -117,11 +117,12 @@ void Exec(sqlite3* db, const char* sql) {
 
 // The baseline: the same step records bound straight into the same schema's steps table with
 // one prepared statement, one transaction per batch; no HTTP, no JSON, no bookkeeping.
-double BareRecordsPerSecond(const std::vector<model::RecordBatch>& batches) {
+// Client i's batches go to run i, as they do through HTTP, so both sides write the same rows.
+double BareRecordsPerSecond(const std::vector<std::vector<model::RecordBatch>>& per_client) {
   const fs::path dir = FreshDir();
   {
     auto store = OpenStore(dir);
-    CreateRun(*store, 0);
+    for (std::size_t i = 0; i < per_client.size(); ++i) CreateRun(*store, static_cast<int>(i));
     Check(store->Close(), "close");
   }
   sqlite3* db = nullptr;
@@ -134,32 +135,35 @@ double BareRecordsPerSecond(const std::vector<model::RecordBatch>& batches) {
       SQLITE_OK) {
     Die(std::string("prepare: ") + sqlite3_errmsg(db));
   }
+  // Runs are created in order, so client i's run has surrogate key i + 1.
   std::size_t stored = 0;
   const auto start = Clock::now();
-  for (const auto& batch : batches) {
-    Exec(db, "BEGIN IMMEDIATE");
-    for (const auto& r : batch.steps) {
-      sqlite3_bind_int64(insert, 1, 1);
-      sqlite3_bind_int64(insert, 2, r.seq);
-      sqlite3_bind_int64(insert, 3, r.step);
-      if (r.epoch)
-        sqlite3_bind_int64(insert, 4, *r.epoch);
-      else
-        sqlite3_bind_null(insert, 4);
-      sqlite3_bind_double(insert, 5, r.ts);
-      int index = store::sqlite::kFirstStepFieldParam;
-      for (const auto& value : r.fields) {
-        if (value)
-          sqlite3_bind_double(insert, index, *value);
+  for (std::size_t client = 0; client < per_client.size(); ++client) {
+    for (const auto& batch : per_client[client]) {
+      Exec(db, "BEGIN IMMEDIATE");
+      for (const auto& r : batch.steps) {
+        sqlite3_bind_int64(insert, 1, static_cast<std::int64_t>(client) + 1);
+        sqlite3_bind_int64(insert, 2, r.seq);
+        sqlite3_bind_int64(insert, 3, r.step);
+        if (r.epoch)
+          sqlite3_bind_int64(insert, 4, *r.epoch);
         else
-          sqlite3_bind_null(insert, index);
-        ++index;
+          sqlite3_bind_null(insert, 4);
+        sqlite3_bind_double(insert, 5, r.ts);
+        int index = store::sqlite::kFirstStepFieldParam;
+        for (const auto& value : r.fields) {
+          if (value)
+            sqlite3_bind_double(insert, index, *value);
+          else
+            sqlite3_bind_null(insert, index);
+          ++index;
+        }
+        if (sqlite3_step(insert) != SQLITE_DONE) Die(std::string("insert: ") + sqlite3_errmsg(db));
+        sqlite3_reset(insert);
+        ++stored;
       }
-      if (sqlite3_step(insert) != SQLITE_DONE) Die(std::string("insert: ") + sqlite3_errmsg(db));
-      sqlite3_reset(insert);
-      ++stored;
+      Exec(db, "COMMIT");
     }
-    Exec(db, "COMMIT");
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   sqlite3_finalize(insert);
@@ -240,21 +244,14 @@ int Main(const Options& options) {
       const int per_client = options.records / clients;
       const auto bodies = MakeBodies(per_client, options.batch);
       // The baseline inserts exactly the records the clients send (parsed outside the timing).
-      std::vector<model::RecordBatch> parsed;
-      for (int i = 0; i < clients; ++i) {
-        for (const auto& body : bodies) {
-          auto batch = protocol::ParseRecordBatch(body);
-          if (auto* error = std::get_if<protocol::ParseError>(&batch)) Die(error->reason);
-          parsed.push_back(std::get<model::RecordBatch>(std::move(batch)));
-        }
+      std::vector<model::RecordBatch> one_client;
+      for (const auto& body : bodies) {
+        auto batch = protocol::ParseRecordBatch(body);
+        if (auto* error = std::get_if<protocol::ParseError>(&batch)) Die(error->reason);
+        one_client.push_back(std::get<model::RecordBatch>(std::move(batch)));
       }
-      // Sequence numbers repeat across clients; give each client's copy its own range so the
-      // baseline stores every row rather than ignoring duplicates.
-      std::int64_t offset = 0;
-      for (std::size_t b = 0; b < parsed.size(); ++b) {
-        if (b % bodies.size() == 0 && b != 0) offset += per_client;
-        for (auto& r : parsed[b].steps) r.seq += offset;
-      }
+      const std::vector<std::vector<model::RecordBatch>> parsed(static_cast<std::size_t>(clients),
+                                                                one_client);
       const double bare = BareRecordsPerSecond(parsed);
       const double through_http = HttpRecordsPerSecond(clients, bodies, per_client);
       bare_rates[c].push_back(bare);
