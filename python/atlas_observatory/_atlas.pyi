@@ -1,0 +1,77 @@
+"""Type stubs of the native module (python/src/binding.cpp): libatlas for Python.
+
+Every call that may wait (flush, shutdown, finish, sync) releases the GIL while it waits.
+A libatlas Status becomes one of the exceptions below (``code`` names the status).
+"""
+
+STEP_FIELDS: tuple[str, ...]
+JSON_RECORD_KINDS: tuple[str, ...]
+
+class AtlasError(Exception):
+    code: str
+    report: dict[str, object] | None
+
+class InvalidArgumentError(AtlasError, ValueError): ...
+class NotFoundError(AtlasError, LookupError): ...
+class ConflictError(AtlasError): ...
+class UnavailableError(AtlasError): ...
+class InternalError(AtlasError): ...
+class IoError(AtlasError, OSError): ...
+
+class ClientConfig:
+    server_url: str
+    project: str
+    project_id: int | None
+    run_name: str
+    run_id: str
+    first_seq: int
+    host_json: str
+    device_json: str
+    framework_json: str
+    config_json: str
+    spool_dir: str
+    spool_max_bytes: int
+    offline: bool
+    queue_capacity: int
+    batch_max_records: int
+    batch_max_bytes: int
+    compression: str
+    batch_max_delay_s: float
+    request_timeout_s: float
+    backoff_base_s: float
+    backoff_cap_s: float
+    def __init__(self) -> None: ...
+
+class Client:
+    @staticmethod
+    def start(config: ClientConfig) -> Client: ...
+    def record(
+        self,
+        step: int,
+        fields: dict[str, float] | None = None,
+        metrics: dict[str, float] | None = None,
+        *,
+        epoch: int | None = None,
+        ts: float = 0.0,
+    ) -> bool: ...
+    def record_json(self, kind: str, json: str) -> bool: ...
+    def flush(self, timeout_s: float) -> None: ...
+    def shutdown(self, timeout_s: float) -> None: ...
+    def finish(self, status: str, reason: str, timeout_s: float) -> None: ...
+    def stats(self) -> dict[str, object]: ...
+    def health(self) -> tuple[str, str]: ...
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def spool_path(self) -> str: ...
+
+def sync(
+    path: str,
+    server_url: str,
+    remove_when_done: bool = True,
+    timeout_s: float = 30.0,
+    compression: str = "zstd",
+) -> dict[str, object]: ...
+def list_spool_files(dir: str) -> list[str]: ...
+def spool_path_for(dir: str, run_id: str) -> str: ...
+def new_run_id() -> str: ...

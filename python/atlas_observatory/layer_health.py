@@ -1,0 +1,611 @@
+"""Layer health: per-layer statistics of activations, gradients and weights at sampled steps.
+
+A sample has three moments, all on the training thread:
+
+1. ``arm(step)`` installs forward hooks (never backward hooks: a full backward hook breaks
+   ``ReLU(inplace=True)``) on every watched module: the leaves and the modules that own
+   parameters. Each hook reduces the module's output right away, on the device, into running
+   sums (so an in-place activation that later overwrites the output changes nothing), and only
+   while gradients are enabled (a ``torch.no_grad()`` evaluation pass is not a training step).
+   The hooks come off after the step's forward (``stop_activations``).
+2. ``collect()`` reads gradients and weights of each module's own parameters (after backward,
+   ideally right before the optimizer step, when gradients are final: unscaled by a GradScaler,
+   clipped, accumulated) and keeps a copy of the weights for the update ratio.
+3. ``complete()`` compares the weights with that copy (after the optimizer step, so the ratio is
+   ``||W_after - W_before|| / ||W_before||`` of one real update), then moves every number of the
+   sample to the host in one transfer (one ``torch.cat`` and one ``.cpu()`` per device), and
+   emits a ``layer_stats`` record.
+
+On the device, each watched output costs a handful of reductions (per-unit sums of a, |a| and
+of a > 0, and the norm of a); parameters and gradients are reduced with torch's ``_foreach``
+operations, one call for every tensor of the model; the weight copy lives in buffers reused from
+sample to sample. Layer-wide figures (means, dead and dormant fractions) are then derived on the
+host from the per-unit sums. Non-finite values are counted exactly: on CUDA always (a counting
+pass is cheap there, and a check would synchronise), on the CPU only when the norm shows there
+are any (reading a CPU number costs nothing).
+
+Definitions (a "unit" is a channel of a convolution or batch norm output, else the last
+dimension; "positions" are all other elements of the batch):
+
+- activation_mean / activation_std / activation_abs_mean: over all output elements.
+- dead_fraction: the fraction of units that were never > 0 at any position of the batch (for
+  ReLU-family outputs, dead ReLUs; for signed outputs, units a following ReLU would never pass).
+  ``extra.unit_active_frac`` holds each unit's fraction of positions > 0.
+- ``extra.unit_score`` is ReDo's normalised score (Sokar et al., 2023): a unit's mean |activation|
+  divided by the layer's mean of those means; ``extra.dormant_fraction`` the fraction of units
+  whose score is <= ``dormant_threshold``.
+- saturated_fraction: for Tanh, the fraction of outputs with |a| > 0.99; for Sigmoid, < 0.01 or
+  > 0.99 (``extra.unit_saturated_frac`` per unit). Absent for other layers.
+- grad_norm / grad_abs_mean, weight_norm / weight_abs_mean: over the module's own parameters;
+  weight_sparsity: the fraction of weights with |w| < 1e-8.
+- nonfinite_*: counts of NaN and infinite values.
+Per-unit arrays keep at most ``layer_health_max_units`` units (``extra.units`` says how many
+there were).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.hooks import RemovableHandle
+
+from .config import ObserverConfig
+from .containment import Containment
+from .jsonsafe import telemetry_number
+from .modelinfo import first_tensor
+
+__all__ = ["LayerHealth", "watched_modules"]
+
+_SPARSE_EPS = 1e-8
+_CHANNEL_FIRST: tuple[type[nn.Module], ...] = (
+    nn.modules.conv._ConvNd,
+    nn.modules.batchnorm._BatchNorm,
+    nn.modules.instancenorm._InstanceNorm,
+    nn.GroupNorm,
+    nn.modules.pooling._MaxPoolNd,
+    nn.modules.pooling._AvgPoolNd,
+)
+_NON_NEGATIVE: tuple[type[nn.Module], ...] = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.Sigmoid,
+    nn.Softmax,
+    nn.Softplus,
+    nn.Hardsigmoid,
+)
+# Modules whose output holds the same values as their input (or a masked copy): statistics of
+# theirs would repeat the previous module's at the cost of more passes.
+_PASS_THROUGH: tuple[type[nn.Module], ...] = (
+    nn.Flatten,
+    nn.Unflatten,
+    nn.Identity,
+    nn.modules.dropout._DropoutNd,
+)
+_MAX_LAYERS = 10_000  # protocol v1: layer entries per layer_stats record
+
+
+def watched_modules(root: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The modules that get statistics: leaves and modules owning parameters (not containers),
+    except pass-through modules (Flatten, Identity, Dropout)."""
+    out = []
+    for name, module in root.named_modules():
+        is_leaf = next(iter(module.children()), None) is None
+        owns = next(iter(module.parameters(recurse=False)), None) is not None
+        if (is_leaf or owns) and (name or is_leaf) and not isinstance(module, _PASS_THROUGH):
+            out.append((name, module))
+    return out[:_MAX_LAYERS]
+
+
+@dataclass
+class _Layer:
+    name: str
+    module: nn.Module
+    params: list[nn.Parameter]
+    channel_first: bool
+    saturation: str | None  # "tanh", "sigmoid" or None
+    non_negative: bool  # the output is never negative (ReLU family, Sigmoid, Softmax)
+    # Sums of one sample's activations (device tensors; None until the first call).
+    unit_sum: torch.Tensor | None = None
+    unit_abs: torch.Tensor | None = None
+    unit_active: torch.Tensor | None = None
+    unit_sat: torch.Tensor | None = None
+    norms: list[torch.Tensor] = field(default_factory=list)  # ||a|| of each call
+    nonfinite: list[torch.Tensor | float] = field(default_factory=list)
+    elements: int = 0
+    rows: int = 0
+
+    def reset(self) -> None:
+        self.unit_sum = self.unit_abs = self.unit_active = self.unit_sat = None
+        self.norms = []
+        self.nonfinite = []
+        self.elements = self.rows = 0
+
+
+@dataclass
+class _Params:
+    """The sample's reductions of parameters and gradients, one entry per parameter."""
+
+    layer_of: list[int]  # index into LayerHealth._layers, per parameter
+    weight_norm: list[torch.Tensor]
+    weight_abs: list[torch.Tensor]
+    weight_small: list[torch.Tensor]
+    weight_nonfinite: list[torch.Tensor | float]
+    grad_of: list[int]  # parameter index, per gradient
+    grad_norm: list[torch.Tensor]
+    grad_abs: list[torch.Tensor]
+    grad_nonfinite: list[torch.Tensor | float]
+    snapshot_of: list[int]  # parameter index, per weight copy
+    update_norm: list[torch.Tensor] = field(default_factory=list)
+
+
+@dataclass
+class _Sample:
+    step: int
+    epoch: int | None
+    handles: list[RemovableHandle] = field(default_factory=list)
+    params: _Params | None = None
+
+
+def _own_params(module: nn.Module, seen: set[int]) -> list[nn.Parameter]:
+    params = []
+    for param in module.parameters(recurse=False):
+        if id(param) not in seen:
+            seen.add(id(param))
+            params.append(param)
+    return params
+
+
+def _saturation(module: nn.Module) -> str | None:
+    if isinstance(module, nn.Tanh):
+        return "tanh"
+    if isinstance(module, nn.Sigmoid):
+        return "sigmoid"
+    return None
+
+
+class LayerHealth:
+    """Takes layer_stats samples of one model (see the module docstring)."""
+
+    def __init__(
+        self,
+        root: nn.Module,
+        config: ObserverConfig,
+        containment: Containment,
+        emit: Callable[[str, str], None],
+        activations: bool,
+    ) -> None:
+        self._config = config
+        self._containment = containment
+        self._emit = emit
+        self._activations = activations
+        seen: set[int] = set()
+        self._layers = [
+            _Layer(
+                name,
+                module,
+                _own_params(module, seen),
+                isinstance(module, _CHANNEL_FIRST),
+                _saturation(module),
+                isinstance(module, _NON_NEGATIVE),
+            )
+            for name, module in watched_modules(root)
+        ]
+        # Every watched parameter once, with the index of its layer.
+        self._flat = [(i, p) for i, layer in enumerate(self._layers) for p in layer.params]
+        self._buffers: dict[int, torch.Tensor] = {}  # weight copies, by parameter index
+        self._sample: _Sample | None = None
+
+    @property
+    def armed(self) -> bool:
+        return self._sample is not None
+
+    @property
+    def collected(self) -> bool:
+        return self._sample is not None and self._sample.params is not None
+
+    def arm(self, step: int, epoch: int | None) -> None:
+        """Starts a sample at `step`: activation hooks go on (when activations are watched)."""
+        self.close()
+        sample = _Sample(step, epoch)
+        self._sample = sample
+        if self._activations:
+            for layer in self._layers:
+                sample.handles.append(layer.module.register_forward_hook(self._hook(layer)))
+
+    def stop_activations(self) -> None:
+        if self._sample is not None:
+            for handle in self._sample.handles:
+                handle.remove()
+            self._sample.handles.clear()
+
+    def collect(self) -> None:
+        """Reads gradients and weights and copies the weights (once per sample)."""
+        sample = self._sample
+        if sample is None or sample.params is not None:
+            return
+        with torch.no_grad():
+            sample.params = self._reduce_params()
+
+    def complete(self) -> None:
+        """Computes update ratios against the copy, transfers everything once, emits."""
+        sample = self._sample
+        if sample is None:
+            return
+        self.stop_activations()
+        self._sample = None
+        try:
+            if sample.params is None:
+                return  # no gradients were seen: activations alone would mislead
+            with torch.no_grad():
+                self._update_norms(sample.params)
+            self._emit("layer_stats", self._record_json(sample, sample.params))
+        finally:
+            for layer in self._layers:
+                layer.reset()
+
+    def close(self) -> None:
+        """Drops a sample in progress (its hooks come off)."""
+        self.stop_activations()
+        self._sample = None
+        for layer in self._layers:
+            layer.reset()
+
+    # ----- activations, on the device -----
+
+    def _hook(self, layer: _Layer) -> Callable[[nn.Module, Any, Any], None]:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            if not torch.is_grad_enabled():
+                return
+            with self._containment.capture("layer_health.activations"), torch.no_grad():
+                tensor = first_tensor(output)
+                if tensor is not None and tensor.is_floating_point() and tensor.numel() > 0:
+                    self._accumulate(layer, tensor.detach())
+
+        return hook
+
+    def _accumulate(self, layer: _Layer, a: torch.Tensor) -> None:
+        """Adds one output's per-unit sums to the layer's, in a few passes and without
+        reshaping copies: per-unit sums reduce over every dimension but the unit's."""
+        a = a.float()
+        if a.dim() >= 3 and layer.channel_first:
+            unit_dim = 1
+        elif a.dim() >= 2:
+            unit_dim = a.dim() - 1
+        else:
+            a = a.reshape(1, -1)
+            unit_dim = 1
+        dims = tuple(d for d in range(a.dim()) if d != unit_dim)
+        units = a.shape[unit_dim]
+        unit_sum = a.sum(dims)
+        # |a| equals a for outputs that are never negative, so their pass is saved.
+        unit_abs = unit_sum if layer.non_negative else a.abs().sum(dims)
+        # sign() is 1 where a > 0: clamped at 0 it counts active positions (a bool comparison
+        # reduces several times slower on CPU).
+        signs = torch.sign(a)
+        active = (signs if layer.non_negative else signs.clamp_(min=0)).sum(dims)
+        if layer.saturation == "tanh":
+            saturated: torch.Tensor | None = (a.abs() > 0.99).sum(dims, dtype=torch.float32)
+        elif layer.saturation == "sigmoid":
+            saturated = ((a < 0.01) | (a > 0.99)).sum(dims, dtype=torch.float32)
+        else:
+            saturated = None
+        if layer.unit_sum is None or layer.unit_abs is None or layer.unit_active is None:
+            layer.unit_sum, layer.unit_abs, layer.unit_active = unit_sum, unit_abs, active
+            layer.unit_sat = saturated
+        elif layer.unit_sum.shape == unit_sum.shape:  # a shared module, called again
+            layer.unit_sum = layer.unit_sum + unit_sum
+            layer.unit_abs = layer.unit_abs + unit_abs
+            layer.unit_active = layer.unit_active + active
+            if saturated is not None and layer.unit_sat is not None:
+                layer.unit_sat = layer.unit_sat + saturated
+        else:
+            return  # a call with another unit count (variable shapes): keep the first
+        norm = torch.linalg.vector_norm(a)
+        layer.norms.append(norm)
+        layer.nonfinite.append(_nonfinite(a, norm))
+        layer.elements += a.numel()
+        layer.rows += a.numel() // units
+
+    # ----- parameters, on the device -----
+
+    def _reduce_params(self) -> _Params:
+        layer_of = [layer_index for layer_index, _ in self._flat]
+        weights = [param.detach() for _, param in self._flat]
+        grad_of: list[int] = []
+        grads: list[torch.Tensor] = []
+        for index, (_, param) in enumerate(self._flat):
+            grad = param.grad
+            if grad is None:
+                continue
+            if grad.is_sparse:
+                grad = grad.coalesce().values()
+            grad_of.append(index)
+            grads.append(grad.detach())
+        weight_norm = _norms(weights)
+        weight_abs_tensors = [w.abs() for w in weights]
+        grad_norm = _norms(grads)
+        params = _Params(
+            layer_of=layer_of,
+            weight_norm=weight_norm,
+            weight_abs=[w.sum() for w in weight_abs_tensors],
+            weight_small=[torch.count_nonzero(w < _SPARSE_EPS) for w in weight_abs_tensors],
+            weight_nonfinite=[_nonfinite(w, n) for w, n in zip(weights, weight_norm, strict=True)],
+            grad_of=grad_of,
+            grad_norm=grad_norm,
+            grad_abs=[g.abs().sum() for g in grads],
+            grad_nonfinite=[_nonfinite(g, n) for g, n in zip(grads, grad_norm, strict=True)],
+            snapshot_of=self._snapshot(weights),
+        )
+        return params
+
+    def _snapshot(self, weights: list[torch.Tensor]) -> list[int]:
+        """Copies the weights into reused buffers, within update_ratio_max_bytes."""
+        budget = self._config.update_ratio_max_bytes
+        chosen: list[int] = []
+        for index, weight in enumerate(weights):
+            size = weight.numel() * weight.element_size()
+            if size > budget:
+                continue
+            budget -= size
+            buffer = self._buffers.get(index)
+            if buffer is None or buffer.shape != weight.shape or buffer.dtype != weight.dtype:
+                self._buffers[index] = torch.empty_like(weight)
+            chosen.append(index)
+        if chosen:
+            torch._foreach_copy_([self._buffers[i] for i in chosen], [weights[i] for i in chosen])
+        return chosen
+
+    def _update_norms(self, params: _Params) -> None:
+        if not params.snapshot_of:
+            return
+        weights = [self._flat[i][1].detach() for i in params.snapshot_of]
+        before = [self._buffers[i] for i in params.snapshot_of]
+        params.update_norm = _norms(list(torch._foreach_sub(weights, before)))
+
+    # ----- to the host, once -----
+
+    def _record_json(self, sample: _Sample, params: _Params) -> str:
+        max_units = self._config.layer_health_max_units
+        transfer = _Transfer()
+        for index, layer in enumerate(self._layers):
+            if layer.unit_sum is None or layer.unit_abs is None or layer.unit_active is None:
+                continue
+            transfer.add(("norm", index), torch.stack(layer.norms))
+            transfer.add_numbers(("nonfinite", index), layer.nonfinite)
+            units = layer.unit_sum.numel()
+            if units > max_units:
+                # Too many units to ship: the layer-wide figures are reduced here instead.
+                totals = _unit_totals(
+                    layer.unit_sum, layer.unit_abs, layer.unit_active, layer, self._config
+                )
+                transfer.add(("totals", index), totals)
+            transfer.add(("unit_sum", index), layer.unit_sum[:max_units])
+            transfer.add(("unit_abs", index), layer.unit_abs[:max_units])
+            transfer.add(("unit_active", index), layer.unit_active[:max_units])
+            if layer.unit_sat is not None:
+                transfer.add(("unit_sat", index), layer.unit_sat[:max_units])
+        for name in ("weight_norm", "weight_abs", "weight_small", "grad_norm", "grad_abs"):
+            values: list[torch.Tensor] = getattr(params, name)
+            if values:
+                transfer.add((name, -1), torch.stack(values))
+        transfer.add_numbers(("weight_nonfinite", -1), params.weight_nonfinite)
+        transfer.add_numbers(("grad_nonfinite", -1), params.grad_nonfinite)
+        if params.update_norm:
+            transfer.add(("update_norm", -1), torch.stack(params.update_norm))
+        host = transfer.to_host()
+        entries = [self._activation_entry(i, layer, host) for i, layer in enumerate(self._layers)]
+        sizes = [param.numel() for _, param in self._flat]
+        _add_param_entries(entries, len(self._layers), sizes, params, host)
+        layers = []
+        for entry, extra in entries:
+            if len(entry) == 1 and not extra:
+                continue
+            for key, value in entry.items():
+                if isinstance(value, float):
+                    entry[key] = telemetry_number(value)
+            if extra:
+                entry["extra"] = extra
+            layers.append(entry)
+        record: dict[str, Any] = {"step": sample.step, "ts": time.time(), "layers": layers}
+        if sample.epoch is not None:
+            record["epoch"] = sample.epoch
+        # Every value is already plain JSON (non-finite ones as strings), so the generic
+        # to_jsonable walk, slow on long per-unit arrays, is skipped.
+        return json.dumps(record, separators=(",", ":"), allow_nan=False)
+
+    def _activation_entry(
+        self, index: int, layer: _Layer, host: dict[tuple[str, int], list[float]]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        entry: dict[str, Any] = {"layer": layer.name}
+        extra: dict[str, Any] = {}
+        unit_sum = host.get(("unit_sum", index))
+        if unit_sum is None or not layer.elements or not layer.rows:
+            return entry, extra
+        unit_abs = host[("unit_abs", index)]
+        unit_active = host[("unit_active", index)]
+        unit_sat = host.get(("unit_sat", index))
+        rows, elements = float(layer.rows), float(layer.elements)
+        totals = host.get(("totals", index))
+        if totals is None:
+            units = len(unit_sum)
+            total, absolute = sum(unit_sum), sum(unit_abs)
+            dead = float(sum(1 for c in unit_active if c == 0))
+            mean_abs = absolute / rows / units if units else 0.0
+            scores = [a / rows / mean_abs if mean_abs > 0 else 0.0 for a in unit_abs]
+            dormant = float(sum(1 for score in scores if score <= self._config.dormant_threshold))
+            saturated = sum(unit_sat) if unit_sat is not None else 0.0
+        else:
+            total, absolute, dead, dormant, saturated, units_f, mean_abs = totals
+            units = int(units_f)
+            scores = [a / rows / mean_abs if mean_abs > 0 else 0.0 for a in unit_abs]
+        squares = sum(n * n for n in host[("norm", index)])
+        mean = total / elements
+        entry["activation_mean"] = mean
+        entry["activation_std"] = math.sqrt(max(squares / elements - mean * mean, 0.0))
+        entry["activation_abs_mean"] = absolute / elements
+        entry["nonfinite_activations"] = sum(host[("nonfinite", index)])
+        if layer.saturation is not None:
+            entry["saturated_fraction"] = saturated / elements
+        entry["dead_fraction"] = dead / units if units else 0.0
+        extra["dormant_fraction"] = dormant / units if units else 0.0
+        extra["dormant_threshold"] = self._config.dormant_threshold
+        extra["units"] = units
+        extra["unit_active_frac"] = _telemetry_list([c / rows for c in unit_active])
+        extra["unit_score"] = _telemetry_list(scores)
+        if unit_sat is not None:
+            extra["unit_saturated_frac"] = _telemetry_list([c / rows for c in unit_sat])
+        return entry, extra
+
+
+def _add_param_entries(
+    entries: list[tuple[dict[str, Any], dict[str, Any]]],
+    count: int,
+    sizes: list[int],
+    params: _Params,
+    host: dict[tuple[str, int], list[float]],
+) -> None:
+    """Adds weight, gradient and update figures to each layer's entry (`sizes`: the number of
+    elements of each watched parameter)."""
+    weight_sq = [0.0] * count
+    weight_abs = [0.0] * count
+    weight_small = [0.0] * count
+    weight_bad = [0.0] * count
+    weight_n = [0] * count
+    for i, layer_index in enumerate(params.layer_of):
+        weight_sq[layer_index] += host[("weight_norm", -1)][i] ** 2
+        weight_abs[layer_index] += host[("weight_abs", -1)][i]
+        weight_small[layer_index] += host[("weight_small", -1)][i]
+        weight_bad[layer_index] += host[("weight_nonfinite", -1)][i]
+        weight_n[layer_index] += sizes[i]
+    update_sq = [0.0] * count
+    updated = [False] * count
+    for i, param_index in enumerate(params.snapshot_of):
+        layer_index = params.layer_of[param_index]
+        update_sq[layer_index] += host[("update_norm", -1)][i] ** 2
+        updated[layer_index] = True
+    grad_sq = [0.0] * count
+    grad_abs = [0.0] * count
+    grad_bad = [0.0] * count
+    grad_n = [0] * count
+    for i, param_index in enumerate(params.grad_of):
+        layer_index = params.layer_of[param_index]
+        grad_sq[layer_index] += host[("grad_norm", -1)][i] ** 2
+        grad_abs[layer_index] += host[("grad_abs", -1)][i]
+        grad_bad[layer_index] += host[("grad_nonfinite", -1)][i]
+        grad_n[layer_index] += sizes[param_index]
+    for layer_index, (entry, _) in enumerate(entries):
+        if weight_n[layer_index]:
+            entry["weight_norm"] = math.sqrt(weight_sq[layer_index])
+            entry["weight_abs_mean"] = weight_abs[layer_index] / weight_n[layer_index]
+            entry["weight_sparsity"] = weight_small[layer_index] / weight_n[layer_index]
+            entry["nonfinite_weights"] = weight_bad[layer_index]
+            if updated[layer_index] and weight_sq[layer_index] > 0:
+                entry["update_ratio"] = math.sqrt(update_sq[layer_index] / weight_sq[layer_index])
+        if grad_n[layer_index]:
+            entry["grad_norm"] = math.sqrt(grad_sq[layer_index])
+            entry["grad_abs_mean"] = grad_abs[layer_index] / grad_n[layer_index]
+            entry["nonfinite_grads"] = grad_bad[layer_index]
+
+
+class _Transfer:
+    """Gathers the sample's device tensors for one copy to the host (per device)."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[tuple[str, int], torch.Tensor]] = []
+        self._numbers: dict[tuple[str, int], list[float]] = {}
+        self._mixed: list[tuple[tuple[str, int], list[torch.Tensor | float]]] = []
+
+    def add(self, key: tuple[str, int], tensor: torch.Tensor) -> None:
+        self._parts.append((key, tensor.reshape(-1)))
+
+    def add_numbers(self, key: tuple[str, int], values: list[torch.Tensor | float]) -> None:
+        """Values that are host numbers already (CPU checks) or device scalars (CUDA)."""
+        if all(isinstance(v, float) for v in values):
+            self._numbers[key] = [float(v) for v in values]
+        else:
+            self._mixed.append((key, values))
+
+    def to_host(self) -> dict[tuple[str, int], list[float]]:
+        for key, values in self._mixed:
+            tensors = [v if isinstance(v, torch.Tensor) else torch.tensor(v) for v in values]
+            device = next(t.device for t in tensors if isinstance(t, torch.Tensor))
+            self._parts.append((key, torch.stack([t.to(device) for t in tensors]).reshape(-1)))
+        out: dict[tuple[str, int], list[float]] = dict(self._numbers)
+        if not self._parts:
+            return out
+        by_device: dict[torch.device, list[tuple[tuple[str, int], torch.Tensor]]] = {}
+        for key, tensor in self._parts:
+            by_device.setdefault(tensor.device, []).append((key, tensor))
+        for parts in by_device.values():
+            # The empty float64 tensor makes torch.cat promote every part to float64.
+            tensors = [torch.empty(0, dtype=torch.float64, device=parts[0][1].device)]
+            tensors += [tensor for _, tensor in parts]
+            flat = torch.cat(tensors).cpu().tolist()
+            position = 0
+            for key, tensor in parts:
+                out[key] = flat[position : position + tensor.numel()]
+                position += tensor.numel()
+        return out
+
+
+def _unit_totals(
+    unit_sum: torch.Tensor,
+    unit_abs: torch.Tensor,
+    unit_active: torch.Tensor,
+    layer: _Layer,
+    config: ObserverConfig,
+) -> torch.Tensor:
+    """Layer-wide figures of a layer with more units than its record ships, on the device:
+    [sum, sum |a|, dead units, dormant units, saturated, units, mean of unit mean |a|]."""
+    rows = float(max(layer.rows, 1))
+    unit_mean_abs = unit_abs / rows
+    mean_abs = unit_mean_abs.mean()
+    score = unit_mean_abs / mean_abs.clamp_min(1e-30)
+    saturated = layer.unit_sat.sum() if layer.unit_sat is not None else mean_abs.new_zeros(())
+    return torch.stack(
+        [
+            unit_sum.sum(),
+            unit_abs.sum(),
+            torch.count_nonzero(unit_active == 0).float(),
+            torch.count_nonzero(score <= config.dormant_threshold).float(),
+            saturated,
+            mean_abs.new_tensor(float(unit_sum.numel())),
+            mean_abs,
+        ]
+    )
+
+
+def _norms(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The L2 norm of each tensor, in one call (in float32 at least, so half-precision weights
+    do not overflow)."""
+    if not tensors:
+        return []
+    widened = [t if t.dtype in (torch.float32, torch.float64) else t.float() for t in tensors]
+    return list(torch._foreach_norm(widened))
+
+
+def _nonfinite(t: torch.Tensor, norm: torch.Tensor) -> torch.Tensor | float:
+    """How many values of `t` are NaN or infinite. The norm is finite exactly when all are, so
+    on the CPU (where reading it costs nothing) the counting pass runs only when needed; on
+    other devices reading it would synchronise, so the pass always runs there. 0 * x is NaN
+    exactly where x is not finite, and counting non-zeros is faster than reducing booleans."""
+    if t.device.type == "cpu":
+        if math.isfinite(float(norm)):
+            return 0.0
+        return float(torch.count_nonzero(t * 0))
+    return torch.count_nonzero(t * 0)
+
+
+def _telemetry_list(values: list[float]) -> list[float | str]:
+    """`values` with non-finite ones as the protocol's strings (a list's sum is finite only when
+    every value is, so the common case costs one sum)."""
+    if math.isfinite(sum(values)):
+        return list[float | str](values)
+    return [telemetry_number(v) for v in values]

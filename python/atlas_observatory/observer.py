@@ -1,0 +1,942 @@
+"""The Observer: the pitch's API over libatlas.
+
+    observer = Observer(project_id=1, run_name="my-run", config=ObserverConfig(...))
+    observer.log_hyperparameters({...})
+    observer.register_model(model)
+    for epoch in range(num_epochs):
+        for x, y in loader:
+            logits, loss = observer.step(model, x, y)   # forward, loss, backward, instrumented
+            optimizer.step(); optimizer.zero_grad(set_to_none=True)
+        observer.end_epoch(val_loss=val_loss, val_accuracy=val_acc)
+    observer.finish()
+
+How a step is accounted: a step's window runs from the end of the previous step to its own end,
+where a step ends when its optimizer step has run (seen through torch's global optimizer hooks)
+or, without one, when ``step()`` returned. ``data_ms`` is the part of the window before
+``step()`` was called (data loading, ``.to(device)``, zero_grad), ``step_ms`` the whole window,
+and throughput is samples (or tokens) over ``step_ms``. A step record is therefore completed when
+the next step begins (or at ``end_epoch``/``finish``), and on CUDA later still, once its loss has
+reached the host without a synchronisation (see deferred.py).
+
+Every public method runs its telemetry inside the Observer's containment (containment.py): a
+telemetry failure is contained, counted, logged once and reported to the run, and training goes
+on. The user's own computation inside ``step()`` (forward, loss, backward) is not telemetry: its
+exceptions are the user's and propagate unchanged. An Observer whose set-up fails degrades to a
+no-op (``step()`` still trains) and says so once.
+
+Threading: an Observer is used from the training thread. In a fork()ed child (a DataLoader
+worker) it does nothing: the child's copy must not speak for the parent's run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Iterator, Mapping
+from types import TracebackType
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import lifecycle
+from .architecture import FirstForward, ModuleRow, architecture_record, module_table
+from .config import ObserverConfig
+from .containment import Containment, format_error, logger
+from .deferred import CudaTiming, EventPool, PendingStep, StepQueue
+from .hostinfo import device_info, framework_info, host_info
+from .jsonsafe import dumps, telemetry_number, to_jsonable
+from .layer_health import LayerHealth
+from .modelinfo import (
+    batch_size,
+    is_compiled,
+    parameter_device,
+    split_output,
+    targets_parameter,
+    token_count,
+    unwrap,
+)
+from .optim_hooks import OptimizerWatch, learning_rate
+from .profiling import ProfilerWindows
+from .resume import first_seq, resume_point
+from .system import ResourceSampler
+
+__all__ = ["Observer", "StepTracker", "default_loss"]
+
+_FINISH_STATUSES = ("completed", "failed", "stopped")
+_MAX_METRIC_NAME = 128
+
+
+def default_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy; for sequence logits (B, T, V) with targets (B, T), over every position."""
+    if logits.dim() > 2 and tuple(targets.shape) == tuple(logits.shape[:-1]):
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    return F.cross_entropy(logits, targets)
+
+
+class _StepState:
+    """What the Observer knows about the step in progress inside step()."""
+
+    __slots__ = ("data_ms", "forward_s", "step", "t_backward", "t_call", "t_forward", "timing")
+
+    def __init__(self, step: int, t_call: float, data_ms: float | None) -> None:
+        self.step = step
+        self.t_call = t_call
+        self.data_ms = data_ms
+        self.t_forward = t_call
+        self.t_backward = t_call
+        self.forward_s: float | None = None
+        self.timing: CudaTiming | None = None
+
+
+class _OpenStep:
+    """A step whose record waits for its optimizer step (or for the next step) to complete."""
+
+    __slots__ = ("pending", "samples", "tokens", "window_start")
+
+    def __init__(
+        self, pending: PendingStep, window_start: float, samples: int | None, tokens: int | None
+    ) -> None:
+        self.pending = pending
+        self.window_start = window_start
+        self.samples = samples
+        self.tokens = tokens
+
+
+class StepTracker:
+    """The handle of ``with observer.track_step(...) as s``: set ``s.loss`` (a tensor or a
+    number) and add ``s.metrics[...]``; ``s.batch_size`` and ``s.tokens`` may be set late."""
+
+    def __init__(self, observer: Observer, batch_size: int | None, tokens: int | None) -> None:
+        self._observer = observer
+        self.loss: Any = None
+        self.batch_size = batch_size
+        self.tokens = tokens
+        self.metrics: dict[str, Any] = {}
+
+    def __enter__(self) -> StepTracker:
+        self._observer._track_enter()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._observer._track_exit(self, failed=exc is not None)
+
+
+class Observer:
+    """Instruments a PyTorch training loop and streams its telemetry to atlasd (module docs)."""
+
+    def __init__(
+        self,
+        project_id: int | None = None,
+        run_name: str | None = None,
+        config: ObserverConfig | None = None,
+        *,
+        project: str | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self._pid = os.getpid()
+        self._config = config if config is not None else ObserverConfig()
+        self._containment = Containment()
+        self._active = False
+        self._finished = False
+        self._client: Any = None
+        self._run_id: str | None = None
+        self._run_name = run_name
+        self._next_step = 0
+        self._epoch = 0
+        self._epoch_started = time.perf_counter()
+        self._epoch_loss: dict[int, tuple[float, int]] = {}
+        self._last_end: float | None = None
+        self._open: _OpenStep | None = None
+        self._opt_ms = 0.0
+        self._opt_started: float | None = None
+        self._opt_events: tuple[Any, Any] | None = None
+        self._lr: float | None = None
+        self._model: nn.Module | None = None
+        self._root: nn.Module | None = None
+        self._compiled = False
+        self._rows: list[ModuleRow] = []
+        self._first_forward: FirstForward | None = None
+        self._architecture_done = False
+        self._targets_name: str | None = None
+        self._layer_health: LayerHealth | None = None
+        self._optimizers: OptimizerWatch | None = None
+        self._profiler: ProfilerWindows | None = None
+        self._profile_phase: Any = None
+        self._events = EventPool()
+        self._cuda_timing = False
+        self._queue = StepQueue(self._emit_step, self._config.loss_batch_steps)
+        self._resources: ResourceSampler | None = None
+        self._tracker_start: float | None = None
+        self._tracker_data_ms: float | None = None
+        with self._containment.capture("observer.start"):
+            self._start(project_id, project, run_id)
+        if not self._active:
+            logger.warning(
+                "atlas_observatory: the Observer could not start, so it records nothing for "
+                "this run (training is not affected); see the error logged above"
+            )
+
+    # ----- set-up -----
+
+    def _start(self, project_id: int | None, project: str | None, run_id: str | None) -> None:
+        from . import _atlas
+
+        config = self._config
+        config.check()
+        project = project if project is not None else config.project
+        run_id = run_id if run_id is not None else config.run_id
+        if project_id is None and project is None:
+            project = "default"
+        if run_id is not None and not config.offline:
+            point = resume_point(config.server_url, run_id)
+            if point is not None and point.existed:
+                self._next_step, self._epoch = point.next_step, point.next_epoch
+        native = _atlas.ClientConfig()
+        native.server_url = config.server_url
+        native.project = project or ""
+        native.project_id = project_id
+        native.run_name = self._run_name or ""
+        native.run_id = run_id or ""
+        native.first_seq = first_seq(run_id is not None)
+        native.host_json = dumps(host_info())
+        native.device_json = dumps(device_info())
+        native.framework_json = dumps(framework_info())
+        native.config_json = dumps(self._run_config())
+        native.spool_dir = config.spool_dir or ""
+        native.spool_max_bytes = config.spool_max_bytes
+        native.offline = config.offline
+        native.queue_capacity = config.queue_capacity
+        native.request_timeout_s = config.request_timeout_s
+        native.batch_max_delay_s = config.batch_max_delay_s
+        native.backoff_base_s = config.backoff_base_s
+        native.backoff_cap_s = config.backoff_cap_s
+        native.compression = config.compression
+        self._client = _atlas.Client.start(native)
+        self._run_id = self._client.run_id
+        self._resources = ResourceSampler(config.track_memory, None)
+        if config.track_profiler:
+            self._profiler = ProfilerWindows(config, self._containment, self._emit_json)
+        self._containment.set_reporter(self._report_error)
+        self._active = True
+        lifecycle.register(self)
+
+    def _run_config(self) -> dict[str, Any]:
+        config = self._config
+        tracked = {
+            "track_profiler": config.track_profiler,
+            "track_memory": config.track_memory,
+            "track_throughput": config.track_throughput,
+            "track_layer_health": config.track_layer_health,
+        }
+        return {
+            "observer": {
+                **tracked,
+                "layer_health_every": config.layer_health_every,
+                "profiler_every": config.profiler_every,
+                "profiler_window": config.profiler_window,
+                "loss_fn": config.loss_fn,
+            },
+            "energy": config.energy_settings(),
+        }
+
+    # ----- properties -----
+
+    @property
+    def run_id(self) -> str | None:
+        """The run's id (chosen, or made by libatlas); None when the Observer is a no-op."""
+        return self._run_id
+
+    @property
+    def enabled(self) -> bool:
+        """Whether telemetry is being recorded (False after a failed set-up or in a child)."""
+        return self._active and not self._finished and os.getpid() == self._pid
+
+    @property
+    def should_stop(self) -> bool:
+        """Whether the engineer asked the run to stop (from the dashboard). Always False until
+        the control channel lands; loops may check it already."""
+        return False
+
+    @property
+    def step_count(self) -> int:
+        """The number the next step will get."""
+        return self._next_step
+
+    @property
+    def epoch(self) -> int:
+        """The number of the epoch in progress."""
+        return self._epoch
+
+    @property
+    def config(self) -> ObserverConfig:
+        return self._config
+
+    # ----- hyperparameters and model -----
+
+    def log_hyperparameters(self, params: Mapping[str, Any]) -> None:
+        """Records hyperparameters (merged key by key into the run's)."""
+        if not self.enabled:
+            return
+        with self._containment.capture("log_hyperparameters"):
+            self._emit_json("hyperparameters", dumps({"values": dict(params)}))
+
+    def register_model(self, model: nn.Module) -> None:
+        """Records the model's architecture and prepares shape, FLOPs and layer-health capture."""
+        if not self.enabled:
+            return
+        with self._containment.capture("register_model"):
+            self._register(model)
+
+    def _register(self, model: nn.Module) -> None:
+        if self._model is model:
+            return
+        self._close_model()
+        self._model = model
+        self._compiled = is_compiled(model)
+        root = unwrap(model)
+        self._root = root
+        self._targets_name = targets_parameter(model)
+        self._rows = module_table(root)
+        self._architecture_done = False
+        self._emit_json("architecture", dumps(architecture_record(self._rows)))
+        device = parameter_device(root)
+        self._cuda_timing = device is not None and device.type == "cuda"
+        if self._resources is not None:
+            self._resources.set_device(device)
+        parameter_ids = {id(p) for p in root.parameters()}
+        if self._optimizers is None:
+            self._optimizers = OptimizerWatch(
+                parameter_ids, self._containment, self._optimizer_before, self._optimizer_after
+            )
+        else:
+            self._optimizers.set_parameters(parameter_ids)
+        if self._config.track_layer_health:
+            # Hooks on a compiled model's modules would make torch.compile recompile, so a
+            # compiled model gets gradient and weight statistics only.
+            self._layer_health = LayerHealth(
+                root, self._config, self._containment, self._emit_json, not self._compiled
+            )
+        if self._profiler is not None:
+            self._profiler.set_model(root)
+        if not self._compiled:
+            # Shape hooks wait for the first forward, whichever way the loop is written.
+            self._first_forward = FirstForward(self._rows, self._containment)
+            self._first_forward.install()
+        self._arm_health_if_due(self._next_step)
+
+    def _close_model(self) -> None:
+        if self._first_forward is not None:
+            self._first_forward.remove()
+            self._first_forward = None
+        if self._layer_health is not None:
+            self._layer_health.close()
+            self._layer_health = None
+
+    # ----- observer.step -----
+
+    def step(self, model: nn.Module, x: Any, y: Any) -> tuple[Any, torch.Tensor]:
+        """Forward, loss and backward of one training step, instrumented; returns (logits, loss).
+
+        The loss is the model's own when it returns (logits, loss), else ``config.loss_fn``
+        (cross-entropy by default). The optimizer step stays the caller's."""
+        if not self.enabled:
+            return self._plain_step(model, x, y)
+        t_call = time.perf_counter()
+        state: _StepState | None = None
+        with self._containment.capture("step.begin"):
+            state = self._begin_step(model, x, t_call)
+        kwargs = self._target_kwargs(y)
+        self._phase_enter(state, "forward")
+        try:
+            output = model(x, **kwargs) if kwargs is not None else model(x, y)
+        finally:
+            with self._containment.capture("step.forward_end"):
+                self._forward_end(state)
+        logits, loss = self._split(output)
+        if loss is None:
+            loss = (self._config.loss_fn or default_loss)(logits, y)
+        with self._containment.capture("step.backward_start"):
+            self._backward_start(state)
+        try:
+            _backward(loss)
+        finally:
+            with self._containment.capture("step.backward_end"):
+                self._backward_end(state)
+        with self._containment.capture("step.end"):
+            self._end_step(state, loss, x)
+        return logits, loss
+
+    def _plain_step(self, model: nn.Module, x: Any, y: Any) -> tuple[Any, torch.Tensor]:
+        """step() without telemetry: what a no-op Observer still owes the training loop."""
+        name = self._config.pass_targets
+        if name is None:
+            target = self._targets_name if self._model is model else targets_parameter(model)
+            output = model(x, **{target: y}) if target else model(x)
+        else:
+            output = model(x, y) if name else model(x)
+        logits, loss = split_output(output)
+        if loss is None:
+            loss = (self._config.loss_fn or default_loss)(logits, y)
+        _backward(loss)
+        return logits, loss
+
+    def _target_kwargs(self, y: Any) -> dict[str, Any] | None:
+        """Keyword arguments of the forward call; None means "pass y positionally"."""
+        passing = self._config.pass_targets
+        if passing is True:
+            return None if self._targets_name is None else {self._targets_name: y}
+        if passing is None and self._targets_name is not None:
+            return {self._targets_name: y}
+        return {}
+
+    def _split(self, output: Any) -> tuple[Any, torch.Tensor | None]:
+        with self._containment.capture("step.split_output"):
+            return split_output(output)
+        return output, None
+
+    def _begin_step(self, model: nn.Module, x: Any, t_call: float) -> _StepState:
+        capture = self._containment.capture
+        self._close_open_step()
+        with capture("register_model"):
+            if self._model is not model and (
+                unwrap(model) is not self._root or is_compiled(model) != self._compiled
+            ):
+                self._register(model)
+        step = self._next_step
+        data_ms = (t_call - self._last_end) * 1000.0 if self._last_end is not None else None
+        state = _StepState(step, t_call, data_ms)
+        if self._profiler is not None:
+            with capture("profiler"):
+                self._profiler.on_step_start(step)
+        with capture("layer_health.arm"):
+            self._arm_health_if_due(step)
+        if not self._architecture_done:
+            with capture("architecture.first_forward"):
+                if self._compiled:
+                    self._watch_compiled_first_forward(x)
+                elif self._first_forward is not None:
+                    self._first_forward.start_counting()
+        if self._cuda_timing:
+            with capture("timing"):
+                state.timing = CudaTiming(self._events, start=self._events.record())
+        state.t_forward = time.perf_counter()
+        return state
+
+    def _watch_compiled_first_forward(self, x: Any) -> None:
+        """A compiled model's shapes and FLOPs, from one extra eager forward of the original
+        module (hooks inside a compiled forward would make it recompile)."""
+        root = self._root
+        if root is None:
+            return
+        watch = FirstForward(self._rows, self._containment)
+        self._first_forward = watch
+        watch.install()
+        watch.start_counting()
+        try:
+            with torch.no_grad():
+                root(x)
+        finally:
+            watch.stop_counting()
+            self._complete_architecture()
+
+    def _phase_enter(self, state: _StepState | None, name: str) -> None:
+        with self._containment.capture("profiler.phase"):
+            if self._profiler is not None and self._profiler.active and state is not None:
+                self._profile_phase = self._profiler.phase(name)
+                self._profile_phase.__enter__()
+
+    def _phase_exit(self) -> None:
+        with self._containment.capture("profiler.phase"):
+            phase, self._profile_phase = self._profile_phase, None
+            if phase is not None:
+                phase.__exit__(None, None, None)
+
+    def _forward_end(self, state: _StepState | None) -> None:
+        self._phase_exit()
+        if state is None:
+            return
+        now = time.perf_counter()
+        state.forward_s = now - state.t_forward
+        if state.timing is not None:
+            state.timing.forward_end = self._events.record()
+        if self._first_forward is not None and not self._architecture_done:
+            self._first_forward.stop_counting()
+            if self._first_forward.seen_forward:
+                self._complete_architecture()
+        if self._layer_health is not None:
+            self._layer_health.stop_activations()
+
+    def _backward_start(self, state: _StepState | None) -> None:
+        if state is None:
+            return
+        self._phase_enter(state, "backward")
+        state.t_backward = time.perf_counter()
+
+    def _backward_end(self, state: _StepState | None) -> None:
+        self._phase_exit()
+        if state is not None and state.timing is not None:
+            state.timing.backward_end = self._events.record()
+
+    def _end_step(self, state: _StepState | None, loss: torch.Tensor, x: Any) -> None:
+        if state is None:
+            return
+        now = time.perf_counter()
+        pending = PendingStep(state.step, self._epoch, 0.0)
+        pending.set_value(True, "loss", loss)
+        if state.data_ms is not None:
+            pending.fields["data_ms"] = state.data_ms
+        if state.timing is not None:
+            pending.timing = state.timing
+        elif state.forward_s is not None:
+            pending.fields["forward_ms"] = state.forward_s * 1000.0
+            pending.fields["backward_ms"] = (now - state.t_backward) * 1000.0
+        health = self._layer_health
+        if health is not None and health.armed and not self._optimizer_seen():
+            health.collect()  # no optimizer step seen yet: gradients are final now
+        window_start = self._last_end if self._last_end is not None else state.t_call
+        self._open = _OpenStep(pending, window_start, batch_size(x), token_count(x))
+        self._last_end = now
+        self._next_step = state.step + 1
+
+    def _optimizer_seen(self) -> bool:
+        return self._optimizers is not None and self._optimizers.seen
+
+    # ----- manual steps: log_step and track_step -----
+
+    def log_step(
+        self,
+        loss: Any = None,
+        batch_size: int | None = None,
+        tokens: int | None = None,
+        **metrics: Any,
+    ) -> None:
+        """Records a step the caller ran itself (AMP, gradient accumulation, several losses).
+
+        Call it after the step's optimizer step. ``loss`` and metric values may be numbers or
+        one-element tensors (read without a synchronisation, see deferred.py); a metric named
+        like a step field (``lr``, ``forward_ms``, ...) sets that field."""
+        if not self.enabled:
+            return
+        with self._containment.capture("log_step"):
+            self._close_open_step()
+            now = time.perf_counter()
+            pending = self._manual_pending(loss, metrics)
+            window_start = self._last_end if self._last_end is not None else now
+            self._open = _OpenStep(pending, window_start, batch_size, tokens)
+            self._last_end = now
+            self._next_step += 1
+            self._close_open_step()
+            # The next step's forward runs before the next call: arm its sample now.
+            self._arm_health_if_due(self._next_step)
+            if self._profiler is not None:
+                self._profiler.on_step_start(self._next_step)
+
+    def track_step(self, batch_size: int | None = None, tokens: int | None = None) -> StepTracker:
+        """A context manager around a step the caller runs itself; see StepTracker."""
+        return StepTracker(self, batch_size, tokens)
+
+    def _track_enter(self) -> None:
+        if not self.enabled:
+            return
+        with self._containment.capture("track_step.enter"):
+            self._close_open_step()
+            now = time.perf_counter()
+            self._tracker_start = now
+            self._tracker_data_ms = (
+                (now - self._last_end) * 1000.0 if self._last_end is not None else None
+            )
+            if self._profiler is not None:
+                self._profiler.on_step_start(self._next_step)
+            self._arm_health_if_due(self._next_step)
+
+    def _track_exit(self, tracker: StepTracker, failed: bool) -> None:
+        if not self.enabled or self._tracker_start is None:
+            return
+        with self._containment.capture("track_step.exit"):
+            start, self._tracker_start = self._tracker_start, None
+            if failed:
+                if self._layer_health is not None:
+                    self._layer_health.close()
+                return
+            now = time.perf_counter()
+            pending = self._manual_pending(tracker.loss, tracker.metrics)
+            if self._tracker_data_ms is not None:
+                pending.fields["data_ms"] = self._tracker_data_ms
+            window_start = self._last_end if self._last_end is not None else start
+            self._open = _OpenStep(pending, window_start, tracker.batch_size, tracker.tokens)
+            self._last_end = now
+            self._next_step += 1
+            self._close_open_step()
+
+    def _manual_pending(self, loss: Any, metrics: Mapping[str, Any]) -> PendingStep:
+        from ._atlas import STEP_FIELDS
+
+        pending = PendingStep(self._next_step, self._epoch, 0.0)
+        if loss is not None:
+            pending.set_value(True, "loss", loss)
+        for name, value in metrics.items():
+            if value is None:
+                continue
+            with self._containment.capture("log_step.metric"):
+                if not 0 < len(name) <= _MAX_METRIC_NAME:
+                    raise ValueError(f"metric name {name!r} must be 1-128 characters")
+                pending.set_value(name in STEP_FIELDS, name, value)
+        return pending
+
+    # ----- closing a step -----
+
+    def _close_open_step(self) -> None:
+        """Completes the open step's record (optimizer time, throughput, resources) and queues
+        it; finishes its layer-health sample. Each collector is contained on its own, so one
+        that fails costs its own fields, never the step record."""
+        capture = self._containment.capture
+        opened, self._open = self._open, None
+        if opened is None:
+            with capture("step.queue"):
+                self._queue.poll()
+            return
+        pending = opened.pending
+        with capture("step.fields"):
+            self._step_fields(opened)
+        if self._resources is not None and pending.step % self._config.system_every_steps == 0:
+            with capture("resources"):
+                self._resources.read(pending.fields)
+        health = self._layer_health
+        if health is not None and health.armed:
+            with capture("layer_health"):
+                try:
+                    health.collect()
+                    health.complete()
+                finally:
+                    if health.armed:  # it failed halfway: drop the sample, arm the next
+                        health.close()
+        first = self._first_forward
+        if first is not None and first.seen_forward and not self._architecture_done:
+            with capture("architecture"):
+                self._complete_architecture()
+        if self._profiler is not None:
+            with capture("profiler"):
+                self._profiler.on_step_end(pending.step)
+        with capture("step.queue"):
+            self._queue.push(pending)
+
+    def _step_fields(self, opened: _OpenStep) -> None:
+        pending = opened.pending
+        end = self._last_end if self._last_end is not None else time.perf_counter()
+        pending.ts = time.time() - (time.perf_counter() - end)
+        fields = pending.fields
+        opt_events, self._opt_events = self._opt_events, None
+        opt_ms, self._opt_ms = self._opt_ms, 0.0
+        if opt_events is not None and pending.timing is not None:
+            pending.timing.optimizer_start, pending.timing.optimizer_end = opt_events
+        elif opt_events is not None:
+            self._events.release(*opt_events)
+        if opt_ms > 0 and pending.timing is None:
+            fields["optimizer_ms"] = opt_ms * 1000.0
+        if self._lr is not None:
+            fields["lr"] = self._lr
+        step_s = end - opened.window_start
+        if step_s > 0:
+            fields["step_ms"] = step_s * 1000.0
+        if opened.samples is not None:
+            fields["samples"] = float(opened.samples)
+        if opened.tokens is not None:
+            fields["tokens"] = float(opened.tokens)
+        if self._config.track_throughput and step_s > 0:
+            if opened.samples is not None:
+                fields["samples_per_s"] = opened.samples / step_s
+            if opened.tokens is not None:
+                fields["tokens_per_s"] = opened.tokens / step_s
+
+    def _arm_health_if_due(self, step: int) -> None:
+        health = self._layer_health
+        if health is None or health.armed:
+            return
+        if step % self._config.layer_health_every == 0 and torch.is_grad_enabled():
+            health.arm(step, self._epoch)
+
+    # ----- optimizer hooks -----
+
+    def _optimizer_before(self, optimizer: torch.optim.Optimizer) -> None:
+        if not self.enabled:
+            return
+        capture = self._containment.capture
+        if self._profiler is not None and self._profiler.active:
+            with capture("profiler.phase"):
+                self._profile_phase = self._profiler.phase("optimizer")
+                self._profile_phase.__enter__()
+        self._opt_started = time.perf_counter()
+        if self._cuda_timing:
+            with capture("timing"):
+                self._opt_events = (self._events.record(), None)
+        health = self._layer_health
+        if health is not None and health.armed and not health.collected:
+            with capture("layer_health.collect"):
+                health.collect()
+
+    def _optimizer_after(self, optimizer: torch.optim.Optimizer) -> None:
+        if not self.enabled:
+            return
+        capture = self._containment.capture
+        self._phase_exit()
+        now = time.perf_counter()
+        if self._opt_started is not None:
+            self._opt_ms += now - self._opt_started
+            self._opt_started = None
+        if self._opt_events is not None and self._opt_events[1] is None:
+            with capture("timing"):
+                self._opt_events = (self._opt_events[0], self._events.record())
+        with capture("optimizer.lr"):
+            self._lr = learning_rate(optimizer)
+        if self._open is not None:
+            self._last_end = now
+        health = self._layer_health
+        if health is not None and health.armed and health.collected:
+            with capture("layer_health"):
+                try:
+                    health.complete()
+                finally:
+                    if health.armed:
+                        health.close()
+
+    # ----- epochs -----
+
+    def end_epoch(self, **metrics: Any) -> None:
+        """Records the epoch's metrics: ``train_x`` and ``val_x`` go to the record's train and
+        val objects as ``x``, unprefixed names to train. ``train.loss`` defaults to the mean
+        step loss of the epoch."""
+        if not self.enabled:
+            return
+        with self._containment.capture("end_epoch"):
+            self._close_open_step()
+            self._queue.drain()
+            train: dict[str, Any] = {}
+            val: dict[str, Any] = {}
+            for name, value in metrics.items():
+                if value is None:
+                    continue
+                number = _to_float(value)
+                if name.startswith("val_"):
+                    val[name[4:]] = telemetry_number(number)
+                elif name.startswith("train_"):
+                    train[name[6:]] = telemetry_number(number)
+                else:
+                    train[name] = telemetry_number(number)
+            total, count = self._epoch_loss.pop(self._epoch, (0.0, 0))
+            if "loss" not in train and count:
+                train["loss"] = telemetry_number(total / count)
+            now = time.perf_counter()
+            record: dict[str, Any] = {
+                "epoch": self._epoch,
+                "ts": time.time(),
+                "duration_s": max(0.0, now - self._epoch_started),
+            }
+            if train:
+                record["train"] = train
+            if val:
+                record["val"] = val
+            self._emit_json("epoch", dumps(record))
+        self._epoch += 1
+        self._epoch_started = time.perf_counter()
+
+    def epochs(self, n: int) -> Iterator[int]:
+        """Yields epoch numbers from the current one up to n - 1, ending each epoch that the
+        loop did not end itself; stops early when should_stop."""
+        while self._epoch < n:
+            if self.should_stop:
+                return
+            current = self._epoch
+            yield current
+            if self._epoch == current:
+                self.end_epoch()
+
+    # ----- events and the end of the run -----
+
+    def log_event(self, message: str, level: str = "info", type: str = "log", **data: Any) -> None:
+        """Records an event (a note, a checkpoint, ...) shown on the run's timeline."""
+        if not self.enabled:
+            return
+        with self._containment.capture("log_event"):
+            record = {
+                "ts": time.time(),
+                "level": level,
+                "type": type,
+                "message": message,
+                "data": to_jsonable(data),
+            }
+            self._emit_json("event", dumps(record))
+
+    def finish(self, status: str = "completed", reason: str = "") -> dict[str, Any]:
+        """Ends the run: sends what is left (waiting at most ``config.finish_timeout_s``; what
+        could not be sent stays in the spool) and returns the Observer's accounting."""
+        if self._finished or not self._active or os.getpid() != self._pid:
+            return self.stats()
+        with self._containment.capture("finish.status"):
+            if status not in _FINISH_STATUSES:
+                bad, status = status, "completed"
+                raise ValueError(f"finish status must be one of {_FINISH_STATUSES}, got {bad!r}")
+        with self._containment.capture("finish"):
+            self._finish(status, reason)
+        self._finished = True
+        lifecycle.unregister(self)
+        return self.stats()
+
+    def _finish(self, status: str, reason: str) -> None:
+        with self._containment.capture("finish.steps"):
+            self._close_open_step()
+            self._queue.drain()
+        with self._containment.capture("finish.hooks"):
+            if self._profiler is not None:
+                self._profiler.close()
+            if not self._architecture_done and self._rows:
+                self._complete_architecture()
+            self._close_model()
+            if self._optimizers is not None:
+                self._optimizers.close()
+            if self._resources is not None:
+                self._resources.close()
+        if self._containment.counts:
+            with self._containment.capture("finish.error_summary"):
+                self._emit_json(
+                    "event",
+                    dumps(
+                        {
+                            "ts": time.time(),
+                            "level": "warning",
+                            "type": "telemetry_errors",
+                            "message": "telemetry errors were contained during the run",
+                            "data": {"counts": dict(self._containment.counts)},
+                        }
+                    ),
+                )
+        from ._atlas import AtlasError
+
+        try:
+            self._client.finish(status, reason, self._config.finish_timeout_s)
+        except AtlasError as error:
+            # Not a fault of ours: the server was slow or unreachable. What was not sent is in
+            # the spool, and the next process for this run (or atlas sync) delivers it.
+            logger.warning(
+                "atlas_observatory: finishing run %s: %s (unsent records stay in %s)",
+                self._run_id,
+                error,
+                self._client.spool_path,
+            )
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Completes every step so far (reading device values, which synchronises) and waits
+        until libatlas has sent or spooled every record. False when `timeout_s` passed first
+        or libatlas reports a lasting failure (see stats()); the records stay queued."""
+        if not self.enabled:
+            return False
+        with self._containment.capture("flush"):
+            self._close_open_step()
+            self._queue.drain()
+            from .errors import AtlasError
+
+            try:
+                self._client.flush(timeout_s)
+            except AtlasError:
+                return False
+            return True
+        return False
+
+    def stats(self) -> dict[str, Any]:
+        """libatlas's counts (sent, spooled, dropped by reason), health and contained errors."""
+        out: dict[str, Any] = {
+            "run_id": self._run_id,
+            "enabled": self._active,
+            "telemetry_errors": dict(self._containment.counts),
+        }
+        if self._client is not None:
+            try:
+                out["client"] = self._client.stats()
+                out["health"] = self._client.health()
+                out["spool_path"] = self._client.spool_path
+            except Exception as error:  # stats must answer even when the client is broken
+                out["client_error"] = repr(error)
+        return out
+
+    def _close_from_lifecycle(self, status: str, reason: str) -> None:
+        if os.getpid() != self._pid:
+            return
+        self.finish(status, reason)
+
+    def __enter__(self) -> Observer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.finish("completed")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.finish("stopped", "KeyboardInterrupt")
+        else:
+            self.finish("failed", "".join(traceback.format_exception(exc_type, exc, tb)))
+
+    # ----- records -----
+
+    def _complete_architecture(self) -> None:
+        self._architecture_done = True
+        if self._first_forward is not None:
+            self._first_forward.remove()
+            self._first_forward.assign_flops()
+        self._emit_json("architecture", dumps(architecture_record(self._rows)))
+
+    def _emit_json(self, kind: str, text: str) -> None:
+        if self._client is not None:
+            self._client.record_json(kind, text)
+
+    def _emit_step(self, pending: PendingStep) -> None:
+        loss = pending.fields.get("loss")
+        if loss is not None and pending.epoch is not None:
+            total, count = self._epoch_loss.get(pending.epoch, (0.0, 0))
+            self._epoch_loss[pending.epoch] = (total + loss, count + 1)
+        with self._containment.capture("record.step"):
+            self._client.record(
+                pending.step,
+                pending.fields,
+                pending.metrics or None,
+                epoch=pending.epoch,
+                ts=pending.ts,
+            )
+
+    def _report_error(self, site: str, error: BaseException, count: int) -> None:
+        if self._client is None:
+            return
+        record = {
+            "ts": time.time(),
+            "level": "error",
+            "type": "telemetry_error",
+            "message": f"{site}: {type(error).__name__}: {error}"[:4000],
+            "data": {
+                "site": site,
+                "error_type": type(error).__name__,
+                "count": count,
+                "traceback": format_error(error),
+            },
+        }
+        self._client.record_json("event", dumps(record))
+
+
+def _backward(loss: torch.Tensor) -> None:
+    tensor: Any = loss  # Tensor.backward is untyped in torch's stubs
+    tensor.backward()
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, torch.Tensor):
+        return float(value.detach().float().mean().item())
+    return float(value)
