@@ -15,33 +15,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "atlas/record.hpp"
+
 namespace atlas::model {
 
 using Json = nlohmann::json;
 
-// The numeric fields a step record may carry, besides seq/step/epoch/ts. The order of this enum
-// is the order of kStepFields; both are the single place that lists them (protocol, storage and
-// the series query all loop over kStepFields).
-enum class StepField : std::size_t {
-  kLoss,
-  kSamples,
-  kTokens,
-  kDataMs,
-  kForwardMs,
-  kBackwardMs,
-  kOptimizerMs,
-  kStepMs,
-  kSamplesPerS,
-  kTokensPerS,
-  kRssBytes,
-  kCudaAllocatedBytes,
-  kCudaReservedBytes,
-  kCudaPeakBytes,
-  kCpuPercent,
-  kGpuUtilPercent,
-  kLearningRate,
-  kCount,
-};
+// The numeric fields a step record may carry, besides seq/step/epoch/ts. They are listed once,
+// in libatlas's public atlas/record.hpp (the client side of the protocol); kStepFields is the
+// server's view of that list, which protocol parsing, storage and the series query loop over.
+using StepField = atlas::StepField;
 
 struct StepFieldInfo {
   StepField field;
@@ -49,26 +32,14 @@ struct StepFieldInfo {
   bool non_negative;      // true when a negative value is invalid input
 };
 
-inline constexpr std::array<StepFieldInfo, static_cast<std::size_t>(StepField::kCount)>
-    kStepFields = {{
-        {StepField::kLoss, "loss", false},
-        {StepField::kSamples, "samples", true},
-        {StepField::kTokens, "tokens", true},
-        {StepField::kDataMs, "data_ms", true},
-        {StepField::kForwardMs, "forward_ms", true},
-        {StepField::kBackwardMs, "backward_ms", true},
-        {StepField::kOptimizerMs, "optimizer_ms", true},
-        {StepField::kStepMs, "step_ms", true},
-        {StepField::kSamplesPerS, "samples_per_s", true},
-        {StepField::kTokensPerS, "tokens_per_s", true},
-        {StepField::kRssBytes, "rss_bytes", true},
-        {StepField::kCudaAllocatedBytes, "cuda_allocated_bytes", true},
-        {StepField::kCudaReservedBytes, "cuda_reserved_bytes", true},
-        {StepField::kCudaPeakBytes, "cuda_peak_bytes", true},
-        {StepField::kCpuPercent, "cpu_percent", true},
-        {StepField::kGpuUtilPercent, "gpu_util_percent", true},
-        {StepField::kLearningRate, "lr", true},
-    }};
+inline constexpr std::array<StepFieldInfo, atlas::kStepFieldCount> kStepFields = [] {
+  std::array<StepFieldInfo, atlas::kStepFieldCount> fields{};
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const auto field = static_cast<StepField>(i);
+    fields[i] = {field, atlas::kStepFieldNames[i], atlas::StepFieldIsNonNegative(field)};
+  }
+  return fields;
+}();
 
 // The index of a step field named `name`, or nullopt.
 std::optional<StepField> FindStepField(std::string_view name);

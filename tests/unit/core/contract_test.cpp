@@ -16,15 +16,6 @@
 namespace atlas {
 namespace {
 
-TEST(Contract, StepFieldsMirrorTheServer) {
-  ASSERT_EQ(kStepFieldCount, model::kStepFields.size());
-  for (std::size_t i = 0; i < kStepFieldCount; ++i) {
-    EXPECT_EQ(kStepFieldNames[i], model::kStepFields[i].name);
-    EXPECT_EQ(StepFieldIsNonNegative(static_cast<StepField>(i)), model::kStepFields[i].non_negative)
-        << kStepFieldNames[i];
-  }
-}
-
 TEST(Contract, EveryRequestParsesOnTheServer) {
   testing::FakeTransport transport;
   testing::MemEnv env;
