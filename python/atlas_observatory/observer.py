@@ -67,6 +67,8 @@ __all__ = ["Observer", "StepTracker", "default_loss"]
 
 _FINISH_STATUSES = ("completed", "failed", "stopped")
 _MAX_METRIC_NAME = 128
+# A finish reason (a traceback) may be at most 64 KiB; characters may take up to 4 bytes.
+_MAX_REASON_CHARS = 16_000
 
 
 def default_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -191,7 +193,10 @@ class Observer:
 
         config = self._config
         config.check()
-        project = project if project is not None else config.project
+        # An argument wins over the config's setting; giving both project and project_id as
+        # arguments is an error that libatlas reports.
+        if project is None and project_id is None:
+            project = config.project
         run_id = run_id if run_id is not None else config.run_id
         if project_id is None and project is None:
             project = "default"
@@ -819,6 +824,8 @@ class Observer:
                 )
         from ._atlas import AtlasError
 
+        if len(reason) > _MAX_REASON_CHARS:  # protocol v1 allows 64 KiB; keep the end
+            reason = "...\n" + reason[-_MAX_REASON_CHARS:]
         try:
             self._client.finish(status, reason, self._config.finish_timeout_s)
         except AtlasError as error:

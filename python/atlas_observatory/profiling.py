@@ -10,7 +10,7 @@ label each child (``atlas.module:<name>``), so time per module comes from the sa
 
 The record's ``data`` (an opaque object in protocol v1):
 
-    {"window_steps": 3, "first_step": 11, "last_step": 13, "wall_ms": 41.5,
+    {"window_steps": 3, "first_step": 11, "last_step": 13, "summary_ms": 35.2,
      "activities": ["cpu", "cuda"],
      "top_ops": [{"name": "aten::addmm", "calls": 30, "self_cpu_ms": 8.1, "cpu_ms": 9.0,
                   "self_device_ms": 0.0, "device_ms": 0.0}],
@@ -20,8 +20,8 @@ The record's ``data`` (an opaque object in protocol v1):
 
 Times are totals over the window's active steps, in milliseconds; ``top_ops`` holds the
 ``profiler_top_ops`` operators with the most self time (device time first when a device was
-profiled). Starting the first window costs about a second (the profiler's own start-up); each
-window's summary costs a few milliseconds.
+profiled); ``summary_ms`` is what summarising the window cost (a few milliseconds). Starting
+the first window costs about a second: the profiler's own start-up.
 """
 
 from __future__ import annotations

@@ -56,6 +56,18 @@ def test_a_users_exception_inside_step_propagates_unchanged(atlasd: Atlasd, spoo
     assert atlasd.run(run_id)["status"] == "stopped"
 
 
+def test_a_huge_finish_reason_is_cut_to_the_protocols_limit(atlasd: Atlasd, spool_dir: str) -> None:
+    observer = Observer(project_id=1, run_name="long-reason", config=config(atlasd, spool_dir))
+    observer.log_event("one record, so the run exists")
+    observer.finish("failed", "x" * 200_000 + "the end")
+    run_id = observer.run_id
+    assert run_id is not None
+    run = atlasd.run(run_id)
+    assert run["status"] == "failed"
+    assert run["status_reason"].endswith("the end")
+    assert len(run["status_reason"].encode()) <= 64 * 1024
+
+
 SCRIPT = """
 import sys
 import torch
