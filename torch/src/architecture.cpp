@@ -1,8 +1,12 @@
 #include "architecture.hpp"
 
+#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/instancenorm.h>
 #include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
 
+#include <map>
 #include <memory>
 #include <utility>
 
@@ -27,6 +31,17 @@ const at::Tensor* KnownWeight(const ::torch::nn::Module& module, ModuleKind* kin
   return nullptr;
 }
 
+bool IsNorm(const ::torch::nn::Module& module) {
+  namespace nn = ::torch::nn;
+  return module.as<nn::BatchNorm1dImpl>() != nullptr ||
+         module.as<nn::BatchNorm2dImpl>() != nullptr ||
+         module.as<nn::BatchNorm3dImpl>() != nullptr ||
+         module.as<nn::InstanceNorm1dImpl>() != nullptr ||
+         module.as<nn::InstanceNorm2dImpl>() != nullptr ||
+         module.as<nn::InstanceNorm3dImpl>() != nullptr ||
+         module.as<nn::GroupNormImpl>() != nullptr;
+}
+
 // Weight elements per output channel: the multiply-accumulates behind each output element.
 std::int64_t MacsPerOutput(const at::Tensor* weight) {
   if (weight == nullptr || !weight->defined() || weight->dim() == 0 || weight->size(0) == 0) {
@@ -49,8 +64,9 @@ TrackedModule Track(const std::string& name, const ::torch::nn::Module& module, 
     tracked.param_names.push_back(item.key());
   }
   tracked.macs_per_output = MacsPerOutput(KnownWeight(module, &tracked.kind));
+  if (IsNorm(module)) tracked.kind = ModuleKind::kNorm;
   if (const auto* linear = module.as<::torch::nn::LinearImpl>()) {
-    tracked.flops_without_shape = static_cast<double>(linear->options.in_features()) *
+    tracked.flops_without_shape = 2.0 * static_cast<double>(linear->options.in_features()) *
                                   static_cast<double>(linear->options.out_features());
     tracked.info.flops = tracked.flops_without_shape;
   }
@@ -90,13 +106,30 @@ std::vector<TrackedModule> ExtractModules(const ::torch::nn::Module& root) {
 
 std::optional<double> FlopsPerSample(const TrackedModule& module,
                                      const std::vector<std::int64_t>& output_shape) {
-  if (module.macs_per_output == 0 || output_shape.empty()) return std::nullopt;
+  if (output_shape.empty()) return std::nullopt;
   // A 1-d output is one unbatched sample; otherwise dimension 0 is the batch.
   double per_sample = output_shape.size() == 1 ? static_cast<double>(output_shape[0]) : 1.0;
   for (std::size_t i = 1; i < output_shape.size(); ++i) {
     per_sample *= static_cast<double>(output_shape[i]);
   }
-  return per_sample * static_cast<double>(module.macs_per_output);
+  if (module.kind == ModuleKind::kNorm) return 5.0 * per_sample;
+  if (module.macs_per_output == 0) return std::nullopt;
+  return 2.0 * per_sample * static_cast<double>(module.macs_per_output);
+}
+
+void AddChildFlops(std::vector<ModuleInfo>* modules) {
+  std::map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < modules->size(); ++i) index.emplace((*modules)[i].name, i);
+  // Children come after their parents (named_modules() order), so walking backwards adds each
+  // module's total to its parent before the parent's own total is passed on.
+  for (std::size_t i = modules->size(); i-- > 1;) {
+    const ModuleInfo& child = (*modules)[i];
+    if (!child.flops || !child.parent) continue;
+    const auto parent = index.find(*child.parent);
+    if (parent == index.end() || parent->second >= i) continue;
+    auto& total = (*modules)[parent->second].flops;
+    total = total.value_or(0.0) + *child.flops;
+  }
 }
 
 std::vector<ModuleInfo> ModuleInfos(const std::vector<TrackedModule>& modules) {

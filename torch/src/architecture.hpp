@@ -18,8 +18,12 @@
 
 namespace atlas::torch::internal {
 
-// The module kinds whose cost and output layout the observer knows.
-enum class ModuleKind : std::uint8_t { kOther, kLinear, kConv };
+// The module kinds whose cost or output layout the observer knows. Convolution and
+// normalisation (batch, instance, group) outputs hold channels in dimension 1.
+enum class ModuleKind : std::uint8_t { kOther, kLinear, kConv, kNorm };
+inline bool IsChannelFirst(ModuleKind kind) {
+  return kind == ModuleKind::kConv || kind == ModuleKind::kNorm;
+}
 
 struct TrackedModule {
   ModuleInfo info;
@@ -31,7 +35,7 @@ struct TrackedModule {
   // For Linear and Conv modules: multiply-accumulates per output element (weight elements per
   // output channel), which gives the FLOPs once the output shape is known. 0 otherwise.
   std::int64_t macs_per_output = 0;
-  // For Linear only: in_features x out_features, the FLOPs of a 2-d input without a shape.
+  // For Linear only: 2 x in_features x out_features, the FLOPs of a 2-d input without a shape.
   std::optional<double> flops_without_shape;
 };
 
@@ -43,10 +47,17 @@ std::string TypeName(std::string_view rtti_name);
 // parameters. Works for a root that is not held by a shared_ptr.
 std::vector<TrackedModule> ExtractModules(const ::torch::nn::Module& root);
 
-// Forward multiply-accumulates per sample of a Linear or Conv module whose output (batch first)
-// has `output_shape`; nullopt for other modules or an empty shape.
+// Forward FLOPs per sample of a module whose own output (batch first) has `output_shape`, by
+// the Python observer's formulas (a multiply-add is 2 FLOPs): Linear and Conv 2 x output
+// elements x weight elements per output channel, normalisation 5 x output elements; nullopt
+// for other modules or an empty shape. Children are not included (see AddChildFlops).
 std::optional<double> FlopsPerSample(const TrackedModule& module,
                                      const std::vector<std::int64_t>& output_shape);
+
+// Adds every module's FLOPs to its ancestors', so that a container's and the root's figure
+// include their children, as the Python observer's do (modules whose FLOPs are unknown add
+// nothing).
+void AddChildFlops(std::vector<ModuleInfo>* modules);
 
 // The architecture record's modules.
 std::vector<ModuleInfo> ModuleInfos(const std::vector<TrackedModule>& modules);

@@ -70,8 +70,19 @@ std::string LayerStatsJson(std::int64_t step, std::optional<std::int64_t> epoch,
   for (const LayerValues& layer : layers) {
     json entry = {{"layer", layer.layer}};
     for (std::size_t i = 0; i < kLayerStatCount; ++i) {
-      if (layer.values[i])
+      if (layer.values[i]) {
         entry[std::string(kLayerStatNames[i])] = TelemetryNumber(*layer.values[i]);
+      }
+    }
+    if (!layer.extra_numbers.empty() || !layer.extra_arrays.empty()) {
+      json extra = json::object();
+      for (const auto& [name, value] : layer.extra_numbers) extra[name] = TelemetryNumber(value);
+      for (const auto& [name, values] : layer.extra_arrays) {
+        json array = json::array();
+        for (const double v : values) array.push_back(TelemetryNumber(v));
+        extra[name] = std::move(array);
+      }
+      entry["extra"] = std::move(extra);
     }
     list.push_back(std::move(entry));
   }

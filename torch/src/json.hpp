@@ -57,6 +57,9 @@ inline constexpr std::array<std::string_view, kLayerStatCount> kLayerStatNames =
 struct LayerValues {
   std::string layer;
   std::array<std::optional<double>, kLayerStatCount> values{};
+  // The entry's opaque "extra" object: numbers and arrays of numbers, in this order.
+  std::vector<std::pair<std::string, double>> extra_numbers;
+  std::vector<std::pair<std::string, std::vector<double>>> extra_arrays;
 
   void Set(LayerStat s, double v) { values[static_cast<std::size_t>(s)] = v; }
   const std::optional<double>& Get(LayerStat s) const {

@@ -149,7 +149,11 @@ class ObserverCore {
       if (!epoch_start_) epoch_start_ = now;
       s.sampled = !modules_.empty() && options_.layer_health_every > 0 &&
                   step_ % options_.layer_health_every == 0;
-      if (s.sampled) s.sample = std::make_unique<LayerSample>(modules_);
+      if (s.sampled) {
+        s.sample = std::make_unique<LayerSample>(
+            modules_,
+            LayerSampleOptions{options_.layer_health_max_units, options_.dormant_threshold});
+      }
       StartCapture(s);
     });
     if (token != 0) {
@@ -178,6 +182,7 @@ class ObserverCore {
     if (s.sample) {
       Guard("layer_stats", [&] {
         s.sample->AddGradients();
+        s.sample->AddWeights();
         s.sample->SnapshotWeights();
       });
     }
@@ -385,11 +390,12 @@ class ObserverCore {
       ModuleInfo& info = modules_[m].info;
       if (!calls[m].input_shape.empty()) info.input_shape = calls[m].input_shape;
       info.output_shape = calls[m].output_shape;
-      if (const auto flops = FlopsPerSample(modules_[m], calls[m].output_shape)) {
-        info.flops = flops;
-      }
+      info.flops = FlopsPerSample(modules_[m], calls[m].output_shape);
     }
-    if (any) RecordJson("architecture", ArchitectureJson(ModuleInfos(modules_)));
+    if (!any) return;
+    std::vector<ModuleInfo> infos = ModuleInfos(modules_);
+    AddChildFlops(&infos);
+    RecordJson("architecture", ArchitectureJson(infos));
   }
 
   StepRecord BuildRecord(const OpenStep& s, TimePoint end, std::int64_t step) {
@@ -498,7 +504,8 @@ class ObserverCore {
 
   void RecordLayerStats(LayerSample& sample, std::int64_t step) {
     if (!sample.has_gradients()) sample.AddGradients();
-    sample.AddWeights();
+    if (!sample.has_weights()) sample.AddWeights();
+    sample.AddUpdate();
     FlushLosses();  // so that the step's record goes before its layer statistics
     const std::vector<LayerValues> layers = sample.Read();
     if (layers.empty()) return;

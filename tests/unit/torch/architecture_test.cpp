@@ -2,6 +2,7 @@
 // named_modules() order, and the shapes and FLOPs captured from a forward pass.
 #include <gtest/gtest.h>
 #include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
@@ -112,7 +113,7 @@ TEST(ExtractModules, CustomModuleOnTheStackWithNestedChildrenAndFrozenParameters
 TEST(ExtractModules, LinearFlopsAreKnownWithoutAShape) {
   torch::nn::Linear linear(6, 7);
   const auto modules = ExtractModules(*linear);
-  EXPECT_EQ(modules[0].info.flops, 42.0);
+  EXPECT_EQ(modules[0].info.flops, 84.0);  // a multiply-add is 2 FLOPs
   EXPECT_EQ(modules[0].macs_per_output, 6);
 }
 
@@ -120,10 +121,30 @@ TEST(FlopsPerSample, OutputElementsPerSampleTimesWeightPerOutputChannel) {
   torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 8, 5).groups(1));
   const auto modules = ExtractModules(*conv);
   EXPECT_EQ(modules[0].macs_per_output, 3 * 5 * 5);
-  EXPECT_EQ(FlopsPerSample(modules[0], Shape{16, 8, 10, 10}), 8.0 * 10 * 10 * 75);
+  EXPECT_EQ(FlopsPerSample(modules[0], Shape{16, 8, 10, 10}), 2.0 * 8 * 10 * 10 * 75);
   EXPECT_EQ(FlopsPerSample(modules[0], Shape{}), std::nullopt);
   torch::nn::Tanh tanh;
   EXPECT_EQ(FlopsPerSample(ExtractModules(*tanh)[0], Shape{2, 3}), std::nullopt);
+  torch::nn::BatchNorm2d norm(8);
+  const auto norm_modules = ExtractModules(*norm);
+  EXPECT_EQ(norm_modules[0].kind, ModuleKind::kNorm);
+  EXPECT_EQ(FlopsPerSample(norm_modules[0], Shape{16, 8, 10, 10}), 5.0 * 8 * 10 * 10);
+}
+
+TEST(AddChildFlops, ContainersAndTheRootIncludeTheirChildren) {
+  using atlas::torch::internal::ModuleInfo;
+  std::vector<ModuleInfo> modules(5);
+  modules[0].name = "";
+  modules[1] = {"body", "Sequential", "", 0, 0, {}, {}, std::nullopt};
+  modules[2] = {"body.0", "Linear", "body", 0, 0, {}, {}, 10.0};
+  modules[3] = {"body.1", "ReLU", "body", 0, 0, {}, {}, std::nullopt};
+  modules[4] = {"head", "Linear", "", 0, 0, {}, {}, 5.0};
+  atlas::torch::internal::AddChildFlops(&modules);
+  EXPECT_EQ(modules[0].flops, 15.0);
+  EXPECT_EQ(modules[1].flops, 10.0);
+  EXPECT_EQ(modules[2].flops, 10.0);
+  EXPECT_FALSE(modules[3].flops.has_value());
+  EXPECT_EQ(modules[4].flops, 5.0);
 }
 
 TEST(ForwardCapture, ShapesOfModulesThatOwnParameters) {
@@ -146,8 +167,8 @@ TEST(ForwardCapture, ShapesOfModulesThatOwnParameters) {
   EXPECT_EQ(calls[3].input_shape, (Shape{2, 256}));
   EXPECT_EQ(calls[3].output_shape, (Shape{2, 3}));
   EXPECT_FALSE(calls[3].output.defined());  // outputs were not asked for
-  EXPECT_EQ(FlopsPerSample(modules[1], calls[1].output_shape), 4.0 * 8 * 8 * 9);
-  EXPECT_EQ(FlopsPerSample(modules[3], calls[3].output_shape), 3.0 * 256);
+  EXPECT_EQ(FlopsPerSample(modules[1], calls[1].output_shape), 2.0 * 4 * 8 * 8 * 9);
+  EXPECT_EQ(FlopsPerSample(modules[3], calls[3].output_shape), 2.0 * 3 * 256);
 }
 
 TEST(ForwardCapture, LinearWithoutBiasAndTheFirstCallOfAModuleCounts) {

@@ -209,6 +209,8 @@ TEST_F(ObserverTest, StreamsATrainingRunTheServerAccepts) {
         EXPECT_TRUE(std::isfinite(*Stat(layer, name))) << name;
       }
       EXPECT_GT(*Stat(layer, "update_ratio"), 0.0);
+      EXPECT_EQ(layer.extra["units"], layer.layer == "head" ? 3 : 8);
+      EXPECT_EQ(layer.extra["unit_active_frac"].size(), layer.layer == "head" ? 3u : 8u);
       EXPECT_FALSE(Stat(layer, "saturated_fraction").has_value());
     }
   }
@@ -228,9 +230,12 @@ TEST_F(ObserverTest, StreamsATrainingRunTheServerAccepts) {
   EXPECT_EQ(modules[2].params, 4 * 8 + 8);
   EXPECT_EQ(modules[2].input_shape, atlas::model::Json({4, 4}));
   EXPECT_EQ(modules[2].output_shape, atlas::model::Json({4, 8}));
-  EXPECT_EQ(modules[2].flops, 32.0);
+  EXPECT_EQ(modules[2].flops, 64.0);  // 2 FLOPs per multiply-add: 2 x 4 x 8 per sample
+  EXPECT_EQ(modules[4].flops, 128.0);
   EXPECT_EQ(modules[5].output_shape, atlas::model::Json({4, 3}));
-  EXPECT_EQ(modules[5].flops, 24.0);
+  EXPECT_EQ(modules[5].flops, 48.0);
+  EXPECT_EQ(modules[1].flops, 64.0 + 128.0);  // a container's includes its children's
+  EXPECT_EQ(modules[0].flops, 64.0 + 128.0 + 48.0);
   EXPECT_TRUE(modules[3].output_shape.is_null());  // ReLU owns no parameter: not seen
   EXPECT_TRUE(got.architectures[0].modules[2].output_shape.is_null());
 
@@ -412,6 +417,8 @@ TEST(RecordJson, EdgeValuesParseOnTheServer) {
 
   in::LayerValues layer;
   layer.layer = "features.0";
+  layer.extra_numbers = {{"units", 2}};
+  layer.extra_arrays = {{"unit_score", {nan, 1.5}}};
   layer.Set(in::LayerStat::kGradNorm, nan);
   layer.Set(in::LayerStat::kUpdateRatio, inf);
   layer.Set(in::LayerStat::kActivationMean, -inf);
@@ -423,6 +430,8 @@ TEST(RecordJson, EdgeValuesParseOnTheServer) {
   EXPECT_EQ(Stat(parsed, "update_ratio"), inf);
   EXPECT_EQ(Stat(parsed, "activation_mean"), -inf);
   EXPECT_FALSE(stats.layer_stats[0].epoch.has_value());
+  EXPECT_EQ(parsed.extra["units"], 2);
+  EXPECT_EQ(parsed.extra["unit_score"], atlas::model::Json::parse(R"(["NaN", 1.5])"));
 
   in::ModuleInfo root{"", "Net", std::nullopt, 3, 0, {}, {}, std::nullopt};
   in::ModuleInfo child{

@@ -37,17 +37,18 @@
 //     over many steps is the true rate either way. The observer's own work at a step is not
 //     counted in any phase.
 //   - layer_stats, every `layer_health_every` steps (step 0 included), one entry per module that
-//     directly owns parameters, named as named_modules() names it, aggregated over that
-//     module's own parameters: grad_norm, grad_abs_mean, nonfinite_grads (taken at MarkBackward,
-//     else at End), weight_norm, weight_abs_mean, weight_sparsity (the fraction of exact zeros),
-//     nonfinite_weights (after the optimizer step), update_ratio (||W_after - W_before|| /
-//     ||W_after|| of this step's optimizer update; needs MarkBackward) and, for Linear,
-//     Conv1d/2d/3d, Embedding, BatchNorm and LayerNorm-like modules, the statistics of the
-//     module's output in this step's forward: activation_mean, activation_std,
-//     activation_abs_mean, nonfinite_activations and dead_fraction (the fraction of output units
-//     — dimension 1 — that are never positive in the batch: for a layer followed by ReLU,
-//     exactly its dead units). All of it is computed on the device and copied to the host in
-//     one transfer per sampled step.
+//     directly owns parameters, named as named_modules() names it, with the Python observer's
+//     definitions (docs/observer.md, "Layer health"), so that both kinds of run read alike.
+//     Over the module's own parameters, read at MarkBackward (else at End): grad_norm,
+//     grad_abs_mean, nonfinite_grads, weight_norm, weight_abs_mean, weight_sparsity (the share
+//     of weights with |w| < 1e-8), nonfinite_weights; and update_ratio = ||W_after - W_before||
+//     / ||W_before|| of this step's optimizer update (needs MarkBackward). From the module's
+//     output in this step's forward: activation_mean, activation_std, activation_abs_mean,
+//     nonfinite_activations, dead_fraction (the share of units never > 0 at any position; a
+//     unit is dimension 1 of a convolution or normalisation output, else the last dimension)
+//     and, under "extra", units, unit_active_frac, unit_score and dormant_fraction (ReDo) with
+//     dormant_threshold. All of it is computed on the device and copied to the host in one
+//     transfer per sampled step.
 //   - architecture, at RegisterModel: every module of named_modules() in order, with its type
 //     (the class name without namespace and "Impl"), parent, own and trainable parameter counts;
 //     and again after the first step's forward with input and output shapes and forward FLOPs.
@@ -56,13 +57,17 @@
 //
 // What LibTorch does not let us capture: a torch::nn::Module has no forward hooks, and its
 // forward() is not virtual. Shapes therefore come from ATen's RecordFunction callbacks during the
-// first step's forward: an operator call that takes a module's parameter (aten::linear with the
-// Linear's weight, aten::conv2d with the Conv2d's) is that module's call. So shapes, FLOPs and
-// activation statistics exist only for modules that own parameters; parameter-free modules
-// (ReLU, pooling, Flatten, containers, and a root without parameters) have none.
-// saturated_fraction is not computed. FLOPs are multiply-accumulates per sample (the convention
-// of the protocol's examples and of thop/ptflops), for Linear and Conv modules only:
-// output elements per sample x (weight elements / output channels).
+// first step's forward: an operator call that takes one of a module's parameters (aten::conv2d
+// the Conv2d's weight, aten::addmm the Linear's bias) is that module's call. So shapes, FLOPs and
+// activation statistics exist only for modules that own parameters. Parameter-free modules
+// (ReLU, pooling, Flatten, containers, and a root without parameters) get no shapes and no
+// layer_stats entry (the Python observer also watches parameter-free leaves), and
+// saturated_fraction, which the Python side computes for Tanh and Sigmoid outputs, is never sent.
+// FLOPs follow the Python observer's formulas (a multiply-add is 2 FLOPs): per sample, Linear
+// and Conv 2 x output elements x weight elements per output channel, normalisation 5 x output
+// elements, and a module's figure includes its children's, so a container's or the root's is
+// the sum over its Linear, Conv and normalisation modules (the parameter-free ones, which the
+// Python side also counts, are missing from it).
 //
 // Errors: no exception leaves this API (every member is noexcept). A failure inside the
 // observer is caught where it happens, counted by site in stats(), reported once per site as a
@@ -125,6 +130,10 @@ struct ObserverOptions {
   std::int64_t layer_health_every = 50;
   // Statistics of module outputs at sampled steps (needs RecordFunction during that forward).
   bool activation_stats = true;
+  // Per-unit arrays (extra.unit_active_frac, extra.unit_score) keep at most this many units.
+  std::int64_t layer_health_max_units = 1024;
+  // ReDo's threshold: a unit is dormant when its normalised mean |activation| is <= this.
+  double dormant_threshold = 0.1;
   // Input/output shapes and FLOPs from the first step's forward.
   bool capture_shapes = true;
   LossReadback loss_readback = LossReadback::kAuto;
