@@ -12,3 +12,6 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
 fi
 ninja -C "$BUILD_DIR"
 done_msg "built: $BUILD_DIR/server/src/cli/atlasd and $BUILD_DIR/server/src/cli/atlas"
+
+# The Python Observer (atlas_observatory: libatlas + its nanobind binding) into .venv.
+scripts/install_python.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test suite and linter: C++ unit tests (ctest), integration tests against a real atlasd
-# (pytest), then formatting and static analysis (scripts/lint.sh).
+# and the Python Observer's tests with real training (pytest), then formatting and static
+# analysis (scripts/lint.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -13,6 +14,9 @@ ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)"
 
 step "Integration tests: a real atlasd on loopback (pytest)"
 .venv/bin/python -m pytest -q tests/integration
+
+step "Observer tests: real PyTorch training against a real atlasd (pytest)"
+.venv/bin/python -m pytest -q tests/python
 
 scripts/lint.sh
 done_msg "all tests and linters passed"

@@ -144,7 +144,7 @@ void Sender::Loop() {
     if (control.stop) {
       if (control.finish) DeliverFinish(*control.finish);  // in the last batch when it fits
       DeliverBatch();
-      MaybeReplay(control.deadline);
+      MaybeReplay(control.deadline, /*last_chance=*/true);
       CompleteFlushes(control.flush_requested);
       break;
     }
@@ -336,9 +336,9 @@ bool Sender::EnsureSpoolOpen() {
 
 // ----- replay -----
 
-void Sender::MaybeReplay(TimePoint deadline) {
+void Sender::MaybeReplay(TimePoint deadline, bool last_chance) {
   if (options_.offline || !spool_pending_ || abort_.load(std::memory_order_acquire)) return;
-  if (backing_off_ && clock_->Now() < next_attempt_) return;
+  if (!last_chance && backing_off_ && clock_->Now() < next_attempt_) return;
   Replay(deadline);
 }
 

@@ -117,7 +117,10 @@ class Sender {
   bool EnsureRunCreated();
   void SpoolBatch(const Batch& batch);
   bool EnsureSpoolOpen();
-  void MaybeReplay(TimePoint deadline);
+  // Replays the spool unless offline, nothing is spooled, or (unless `last_chance`) a backoff
+  // is still running. At shutdown the backoff is ignored: the server may have come back within
+  // the last backoff interval, and this is the spool's last chance before the process ends.
+  void MaybeReplay(TimePoint deadline, bool last_chance = false);
   void Replay(TimePoint deadline);
   // Sends one spooled frame; false when it must be retried later.
   bool ReplayFrame(const spool::Frame& frame);

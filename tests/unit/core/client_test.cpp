@@ -350,6 +350,26 @@ TEST(Client, ServerDownFromTheStartSpoolsThenReplaysBeforeNewData) {
   EXPECT_EQ(h.transport.delivered_seqs().back(), 31);
 }
 
+// The server comes back while the sender is still backing off, and the training ends before
+// the backoff would have run out: Shutdown still replays the spool, its last chance.
+TEST(Client, ShutdownReplaysTheSpoolEvenDuringABackoff) {
+  Harness h;
+  std::atomic<bool> down{true};
+  h.transport.SetResponder([&](std::size_t, const std::string& url, const std::string& json) {
+    if (down.load()) return Unreachable();
+    return FakeTransport::ServerAnswer(url, json);
+  });
+  auto client = h.Start(h.Config());
+  RecordSteps(*client, 0, 20);
+  ASSERT_TRUE(client->Flush(seconds(10)).ok());
+  ASSERT_EQ(client->stats().spooled, 20u);
+
+  down = false;  // no clock advance: the backoff has not expired
+  ASSERT_TRUE(client->Shutdown(seconds(10)).ok());
+  EXPECT_EQ(h.transport.delivered_seqs(), Iota(1, 20));
+  EXPECT_FALSE(h.env.FileExists(kSpoolPath));
+}
+
 // Beast's fail_count idea: fail the n-th transport call, for every n up to past the last call
 // of a clean run, and check that every record still arrives, once and in order.
 TEST(Client, FailingAnyOneCallStillDeliversEverything) {
