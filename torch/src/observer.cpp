@@ -272,7 +272,10 @@ class ObserverCore {
       if (!IsValidName(type, 64)) {
         throw std::invalid_argument("event type must be 1-64 characters");
       }
-      RecordJson("event", EventJson(clock_->UnixSeconds(), level, type, message, {}));
+      // The protocol's limit is 64 KiB; a cut character becomes one U+FFFD (3 bytes).
+      constexpr std::size_t kMaxMessageBytes = 65536 - 16;
+      const std::string_view text = std::string_view(message).substr(0, kMaxMessageBytes);
+      RecordJson("event", EventJson(clock_->UnixSeconds(), level, type, text, {}));
     });
   }
 

@@ -163,6 +163,7 @@ TEST_F(ObserverTest, StreamsATrainingRunTheServerAccepts) {
     }
     observer_->EndEpoch({.val = {{"loss", 1.5}, {"accuracy", 0.5}}});
   }
+  observer_->LogEvent("info", "checkpoint", "saved after 2 epochs");
   ASSERT_TRUE(observer_->Finish().ok());
   const obs::ObserverStats stats = observer_->stats();
   EXPECT_EQ(stats.steps, 6);
@@ -256,7 +257,10 @@ TEST_F(ObserverTest, StreamsATrainingRunTheServerAccepts) {
   EXPECT_EQ(got.hyperparameters[0].values["optimizer"], "SGD");
   EXPECT_EQ(got.hyperparameters[0].values["batch_size"], 4);
   EXPECT_EQ(got.hyperparameters[0].values["nesterov"], false);
-  EXPECT_TRUE(got.events.empty());
+  ASSERT_EQ(got.events.size(), 1u);  // no telemetry_error, only the user's event
+  EXPECT_EQ(got.events[0].type, "checkpoint");
+  EXPECT_EQ(got.events[0].level, "info");
+  EXPECT_EQ(got.events[0].message, "saved after 2 epochs");
   ASSERT_EQ(got.finishes.size(), 1u);
   EXPECT_EQ(got.finishes[0].status, atlas::model::RunStatus::kCompleted);
 }

@@ -220,7 +220,7 @@ class Observer {
   void RegisterOptimizer(::torch::optim::Optimizer& optimizer) noexcept;
 
   // Starts a step of `samples` samples (and `tokens` tokens, 0 when not counted).
-  Step BeginStep(std::int64_t samples, std::int64_t tokens = 0) noexcept;
+  [[nodiscard]] Step BeginStep(std::int64_t samples, std::int64_t tokens = 0) noexcept;
   void EndEpoch(const EpochSummary& summary = {}) noexcept;
   // An event of the user's (e.g. type "checkpoint"); `level` is debug, info, warning or error.
   void LogEvent(const std::string& level, const std::string& type,
