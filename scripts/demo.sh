@@ -24,8 +24,8 @@ for _ in $(seq 100); do
 done
 info "atlasd is up (log: $DATA_DIR/atlasd.log)"
 
-step "Train a small CNN on scikit-learn's digits, streaming the run"
-.venv/bin/python examples/stream_digits.py --url "$URL" --epochs "${DEMO_EPOCHS:-5}"
+step "Train a small CNN on scikit-learn's digits with the Observer (examples/quickstart.py)"
+ATLAS_URL="$URL" .venv/bin/python examples/quickstart.py --epochs "${DEMO_EPOCHS:-5}"
 
 step "What atlasd stored"
 "$BIN/atlas" runs --url "$URL" --limit 5
