@@ -40,7 +40,7 @@ setup_python() {
   fi
   # Reinstall only when the pinned requirements changed since the last successful install.
   local want have=""
-  want=$(sha256sum python/requirements.txt | cut -d' ' -f1)
+  want=$(cat python/requirements.txt python/constraints.txt | sha256sum | cut -d' ' -f1)
   [ -f .venv/.requirements.sha256 ] && have=$(cat .venv/.requirements.sha256)
   if [ "$want" = "$have" ]; then
     info "pinned packages already installed"
@@ -48,7 +48,8 @@ setup_python() {
   fi
   info "installing pinned packages (torch is large: the first time takes a few minutes)"
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --progress-bar off -r python/requirements.txt
+  .venv/bin/python -m pip install --progress-bar off -r python/requirements.txt \
+    -c python/constraints.txt
   echo "$want" > .venv/.requirements.sha256
 }
 
