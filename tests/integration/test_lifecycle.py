@@ -115,3 +115,34 @@ def test_cli_reports_unknown_runs_and_unreachable_servers(server: Server) -> Non
     )
     assert down.returncode == 1
     assert "cannot reach atlasd" in down.stderr
+
+
+def test_cli_sync_uploads_an_offline_run(server: Server, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from atlas_observatory import Observer, ObserverConfig
+
+    spool = tmp_path / "spool"
+    config = ObserverConfig(offline=True, spool_dir=str(spool), track_layer_health=False)
+    observer = Observer(project="offline", run_name="on-a-plane", config=config)
+    model = torch.nn.Linear(4, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(12):
+        observer.step(model, torch.randn(8, 4), torch.randint(0, 3, (8,)))
+        optimizer.step()
+        optimizer.zero_grad()
+    observer.end_epoch(val_loss=1.0)
+    observer.finish()
+    assert list(spool.iterdir()), "the offline run left no spool"
+
+    synced = atlas(server, "sync", str(spool))
+    assert synced.returncode == 0, synced.stderr
+    assert "removed" in synced.stdout
+    assert list(spool.iterdir()) == []
+    run = server.get(f"/api/v1/runs/{observer.run_id}").body
+    assert run["name"] == "on-a-plane"
+    assert run["status"] == "completed"
+    assert run["totals"]["step_records"] == 12
+    assert run["totals"]["epochs"] == 1
+    again = atlas(server, "sync", str(spool))
+    assert again.returncode == 0
+    assert "Nothing to sync" in again.stdout
