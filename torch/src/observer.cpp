@@ -274,7 +274,7 @@ class ObserverCore {
       }
       // The protocol's limit is 64 KiB; a cut character becomes one U+FFFD (3 bytes).
       constexpr std::size_t kMaxMessageBytes = 65536 - 16;
-      const std::string_view text = std::string_view(message).substr(0, kMaxMessageBytes);
+      const std::string_view text = std::string_view{message}.substr(0, kMaxMessageBytes);
       RecordJson("event", EventJson(clock_->UnixSeconds(), level, type, text, {}));
     });
   }
