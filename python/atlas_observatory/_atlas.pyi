@@ -4,6 +4,9 @@ Every call that may wait (flush, shutdown, finish, sync) releases the GIL while 
 A libatlas Status becomes one of the exceptions below (``code`` names the status).
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 STEP_FIELDS: tuple[str, ...]
 JSON_RECORD_KINDS: tuple[str, ...]
 
@@ -75,3 +78,23 @@ def sync(
 def list_spool_files(dir: str) -> list[str]: ...
 def spool_path_for(dir: str, run_id: str) -> str: ...
 def new_run_id() -> str: ...
+
+# Layer health's CPU kernels (see layer_health.py). Tensors are CPU, C-contiguous, float32
+# inputs and float64 outputs (anything with __dlpack__); each call releases the GIL while it
+# works.
+def accumulate_units(a: Any, units: int, inner: int, saturation: int, acc: Any) -> None: ...
+def tensor_stats(tensors: Sequence[Any], out: Any) -> None: ...
+def squared_distances(a: Sequence[Any], b: Sequence[Any], out: Any) -> None: ...
+def layer_stats_json(
+    step: int,
+    epoch: int | None,
+    ts: float,
+    layers: Sequence[
+        tuple[
+            str,
+            Sequence[tuple[str, float]],
+            Sequence[tuple[str, float]],
+            Sequence[tuple[str, Any, float]],
+        ]
+    ],
+) -> str: ...

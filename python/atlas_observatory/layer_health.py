@@ -16,7 +16,12 @@ A sample has three moments, all on the training thread:
    sample to the host in one transfer (one ``torch.cat`` and one ``.cpu()`` per device), and
    emits a ``layer_stats`` record.
 
-On the device, each watched output costs a handful of reductions (per-unit sums of a, |a| and
+On the CPU, each watched float32 output, weight and gradient is reduced by one pass of a C++
+kernel (``_atlas.accumulate_units``, ``tensor_stats``, ``squared_distances``: every statistic of
+a tensor at once, vectorised), and the record's JSON text is written in C++
+(``_atlas.layer_stats_json``), so a sample does no per-unit Python work. Other devices and
+dtypes take torch operations, as follows. On the device, each watched output costs a handful of
+reductions (per-unit sums of a, |a| and
 of a > 0, and the norm of a); parameters and gradients are reduced with torch's ``_foreach``
 operations, one call for every tensor of the model; the weight copy lives in buffers reused from
 sample to sample. Layer-wide figures (means, dead and dormant fractions) are then derived on the
@@ -45,7 +50,6 @@ there were).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -56,9 +60,9 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from . import _atlas
 from .config import ObserverConfig
 from .containment import Containment
-from .jsonsafe import telemetry_number
 from .modelinfo import first_tensor
 
 __all__ = ["LayerHealth", "watched_modules"]
@@ -89,6 +93,7 @@ _PASS_THROUGH: tuple[type[nn.Module], ...] = (
     nn.modules.dropout._DropoutNd,
 )
 _MAX_LAYERS = 10_000  # protocol v1: layer entries per layer_stats record
+_SATURATION_CODE = {None: 0, "tanh": 1, "sigmoid": 2}  # _atlas.accumulate_units' saturation
 
 
 def watched_modules(root: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -120,9 +125,15 @@ class _Layer:
     nonfinite: list[torch.Tensor | float] = field(default_factory=list)
     elements: int = 0
     rows: int = 0
+    # The CPU path's accumulator: [sum | abs | active | saturated] per unit, then the sum of
+    # squares and the non-finite count (float64; see _atlas.accumulate_units). `host_buffer`
+    # keeps its memory from sample to sample.
+    host: torch.Tensor | None = None
+    host_buffer: torch.Tensor | None = None
 
     def reset(self) -> None:
         self.unit_sum = self.unit_abs = self.unit_active = self.unit_sat = None
+        self.host = None
         self.norms = []
         self.nonfinite = []
         self.elements = self.rows = 0
@@ -133,16 +144,16 @@ class _Params:
     """The sample's reductions of parameters and gradients, one entry per parameter."""
 
     layer_of: list[int]  # index into LayerHealth._layers, per parameter
-    weight_norm: list[torch.Tensor]
-    weight_abs: list[torch.Tensor]
-    weight_small: list[torch.Tensor]
+    weight_norm: torch.Tensor | None  # one value per parameter (None: no parameters)
+    weight_abs: torch.Tensor | None
+    weight_small: torch.Tensor | None
     weight_nonfinite: list[torch.Tensor | float]
     grad_of: list[int]  # parameter index, per gradient
-    grad_norm: list[torch.Tensor]
-    grad_abs: list[torch.Tensor]
+    grad_norm: torch.Tensor | None  # one value per gradient
+    grad_abs: torch.Tensor | None
     grad_nonfinite: list[torch.Tensor | float]
     snapshot_of: list[int]  # parameter index, per weight copy
-    update_norm: list[torch.Tensor] = field(default_factory=list)
+    update_norm: torch.Tensor | None = None
 
 
 @dataclass
@@ -281,6 +292,9 @@ class LayerHealth:
         else:
             a = a.reshape(1, -1)
             unit_dim = 1
+        if a.device.type == "cpu":
+            self._accumulate_host(layer, a, unit_dim)
+            return
         dims = tuple(d for d in range(a.dim()) if d != unit_dim)
         units = a.shape[unit_dim]
         unit_sum = a.sum(dims)
@@ -313,6 +327,24 @@ class LayerHealth:
         layer.elements += a.numel()
         layer.rows += a.numel() // units
 
+    def _accumulate_host(self, layer: _Layer, a: torch.Tensor, unit_dim: int) -> None:
+        """The CPU path of _accumulate: one pass of a C++ kernel over `a` (float32)."""
+        units = a.shape[unit_dim]
+        size = 4 * units + 2
+        if layer.host is None:
+            buffer = layer.host_buffer
+            if buffer is None or buffer.numel() != size:
+                buffer = layer.host_buffer = torch.empty(size, dtype=torch.float64)
+            buffer.zero_()
+            layer.host = buffer
+        elif layer.host.numel() != size:
+            return  # a call with another unit count (variable shapes): keep the first
+        inner = math.prod(a.shape[unit_dim + 1 :])
+        saturation = _SATURATION_CODE[layer.saturation]
+        _atlas.accumulate_units(a.contiguous(), units, inner, saturation, layer.host)
+        layer.elements += a.numel()
+        layer.rows += a.numel() // units
+
     # ----- parameters, on the device -----
 
     def _reduce_params(self) -> _Params:
@@ -328,18 +360,35 @@ class LayerHealth:
                 grad = grad.coalesce().values()
             grad_of.append(index)
             grads.append(grad.detach())
+        if _host_float32(weights) and _host_float32(grads):
+            w_norm, w_abs, w_small, w_bad = _host_stats(weights)
+            g_norm, g_abs, _, g_bad = _host_stats(grads)
+            return _Params(
+                layer_of,
+                w_norm,
+                w_abs,
+                w_small,
+                w_bad,
+                grad_of,
+                g_norm,
+                g_abs,
+                g_bad,
+                snapshot_of=self._snapshot(weights),
+            )
         weight_norm = _norms(weights)
         weight_abs_tensors = [w.abs() for w in weights]
         grad_norm = _norms(grads)
         params = _Params(
             layer_of=layer_of,
-            weight_norm=weight_norm,
-            weight_abs=[w.sum() for w in weight_abs_tensors],
-            weight_small=[torch.count_nonzero(w < _SPARSE_EPS) for w in weight_abs_tensors],
+            weight_norm=_stack(weight_norm),
+            weight_abs=_stack([w.sum() for w in weight_abs_tensors]),
+            weight_small=_stack(
+                [torch.count_nonzero(w < _SPARSE_EPS).float() for w in weight_abs_tensors]
+            ),
             weight_nonfinite=[_nonfinite(w, n) for w, n in zip(weights, weight_norm, strict=True)],
             grad_of=grad_of,
-            grad_norm=grad_norm,
-            grad_abs=[g.abs().sum() for g in grads],
+            grad_norm=_stack(grad_norm),
+            grad_abs=_stack([g.abs().sum() for g in grads]),
             grad_nonfinite=[_nonfinite(g, n) for g, n in zip(grads, grad_norm, strict=True)],
             snapshot_of=self._snapshot(weights),
         )
@@ -367,7 +416,12 @@ class LayerHealth:
             return
         weights = [self._flat[i][1].detach() for i in params.snapshot_of]
         before = [self._buffers[i] for i in params.snapshot_of]
-        params.update_norm = _norms(list(torch._foreach_sub(weights, before)))
+        if _host_float32(weights):
+            squares = torch.empty(len(weights), dtype=torch.float64)
+            _atlas.squared_distances(weights, before, squares)
+            params.update_norm = squares.sqrt_()
+            return
+        params.update_norm = _stack(_norms(list(torch._foreach_sub(weights, before))))
 
     # ----- to the host, once -----
 
@@ -375,6 +429,8 @@ class LayerHealth:
         max_units = self._config.layer_health_max_units
         transfer = _Transfer()
         for index, layer in enumerate(self._layers):
+            if layer.host is not None:
+                _unpack_host(layer)
             if layer.unit_sum is None or layer.unit_abs is None or layer.unit_active is None:
                 continue
             transfer.add(("norm", index), torch.stack(layer.norms))
@@ -392,80 +448,136 @@ class LayerHealth:
             if layer.unit_sat is not None:
                 transfer.add(("unit_sat", index), layer.unit_sat[:max_units])
         for name in ("weight_norm", "weight_abs", "weight_small", "grad_norm", "grad_abs"):
-            values: list[torch.Tensor] = getattr(params, name)
-            if values:
-                transfer.add((name, -1), torch.stack(values))
+            values: torch.Tensor | None = getattr(params, name)
+            if values is not None:
+                transfer.add((name, -1), values)
         transfer.add_numbers(("weight_nonfinite", -1), params.weight_nonfinite)
         transfer.add_numbers(("grad_nonfinite", -1), params.grad_nonfinite)
-        if params.update_norm:
-            transfer.add(("update_norm", -1), torch.stack(params.update_norm))
+        if params.update_norm is not None:
+            transfer.add(("update_norm", -1), params.update_norm)
         host = transfer.to_host()
-        entries = [self._activation_entry(i, layer, host) for i, layer in enumerate(self._layers)]
+        # Short series become lists (per-layer Python arithmetic); per-unit arrays stay tensors
+        # that layer_stats_json writes.
+        lists = {
+            key: value.tolist() for key, value in host.items() if not key[0].startswith("unit")
+        }
+        entries = [
+            self._activation_entry(i, layer, host, lists) for i, layer in enumerate(self._layers)
+        ]
         sizes = [param.numel() for _, param in self._flat]
-        _add_param_entries(entries, len(self._layers), sizes, params, host)
-        layers = []
-        for entry, extra in entries:
-            if len(entry) == 1 and not extra:
-                continue
-            for key, value in entry.items():
-                if isinstance(value, float):
-                    entry[key] = telemetry_number(value)
-            if extra:
-                entry["extra"] = extra
-            layers.append(entry)
-        record: dict[str, Any] = {"step": sample.step, "ts": time.time(), "layers": layers}
-        if sample.epoch is not None:
-            record["epoch"] = sample.epoch
-        # Every value is already plain JSON (non-finite ones as strings), so the generic
-        # to_jsonable walk, slow on long per-unit arrays, is skipped.
-        return json.dumps(record, separators=(",", ":"), allow_nan=False)
+        _add_param_entries(entries, len(self._layers), sizes, params, lists)
+        layers = [
+            (layer.name, list(fields.items()), list(extra.items()), arrays)
+            for layer, (fields, extra, arrays) in zip(self._layers, entries, strict=True)
+            if fields or extra or arrays
+        ]
+        return _atlas.layer_stats_json(sample.step, sample.epoch, time.time(), layers)
 
     def _activation_entry(
-        self, index: int, layer: _Layer, host: dict[tuple[str, int], list[float]]
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        entry: dict[str, Any] = {"layer": layer.name}
-        extra: dict[str, Any] = {}
+        self,
+        index: int,
+        layer: _Layer,
+        host: dict[tuple[str, int], torch.Tensor],
+        lists: dict[tuple[str, int], list[float]],
+    ) -> _Entry:
+        entry: dict[str, float] = {}
+        extra: dict[str, float] = {}
+        arrays: list[tuple[str, torch.Tensor, float]] = []
         unit_sum = host.get(("unit_sum", index))
         if unit_sum is None or not layer.elements or not layer.rows:
-            return entry, extra
+            return entry, extra, arrays
         unit_abs = host[("unit_abs", index)]
         unit_active = host[("unit_active", index)]
         unit_sat = host.get(("unit_sat", index))
         rows, elements = float(layer.rows), float(layer.elements)
-        totals = host.get(("totals", index))
+        totals = lists.get(("totals", index))
         if totals is None:
-            units = len(unit_sum)
-            total, absolute = sum(unit_sum), sum(unit_abs)
-            dead = float(sum(1 for c in unit_active if c == 0))
+            abs_list = unit_abs.tolist()
+            units = len(abs_list)
+            total, absolute = sum(unit_sum.tolist()), sum(abs_list)
+            dead = float(unit_active.tolist().count(0.0))
             mean_abs = absolute / rows / units if units else 0.0
-            scores = [a / rows / mean_abs if mean_abs > 0 else 0.0 for a in unit_abs]
-            dormant = float(sum(1 for score in scores if score <= self._config.dormant_threshold))
-            saturated = sum(unit_sat) if unit_sat is not None else 0.0
+            threshold = self._config.dormant_threshold
+            if mean_abs > 0:
+                dormant = float(sum(1 for a in abs_list if a / rows / mean_abs <= threshold))
+            else:
+                dormant = float(units) if threshold >= 0 else 0.0
+            saturated = sum(unit_sat.tolist()) if unit_sat is not None else 0.0
         else:
             total, absolute, dead, dormant, saturated, units_f, mean_abs = totals
             units = int(units_f)
-            scores = [a / rows / mean_abs if mean_abs > 0 else 0.0 for a in unit_abs]
-        squares = sum(n * n for n in host[("norm", index)])
+        squares = sum(n * n for n in lists[("norm", index)])
         mean = total / elements
         entry["activation_mean"] = mean
         entry["activation_std"] = math.sqrt(max(squares / elements - mean * mean, 0.0))
         entry["activation_abs_mean"] = absolute / elements
-        entry["nonfinite_activations"] = sum(host[("nonfinite", index)])
+        entry["nonfinite_activations"] = sum(lists[("nonfinite", index)])
         if layer.saturation is not None:
             entry["saturated_fraction"] = saturated / elements
         entry["dead_fraction"] = dead / units if units else 0.0
         extra["dormant_fraction"] = dormant / units if units else 0.0
         extra["dormant_threshold"] = self._config.dormant_threshold
         extra["units"] = units
-        extra["unit_active_frac"] = _telemetry_list([c / rows for c in unit_active])
-        extra["unit_score"] = _telemetry_list(scores)
+        # Fractions and scores are the shipped sums times one factor, applied while writing.
+        arrays.append(("unit_active_frac", unit_active, 1.0 / rows))
+        arrays.append(("unit_score", unit_abs, 1.0 / rows / mean_abs if mean_abs > 0 else 0.0))
         if unit_sat is not None:
-            extra["unit_saturated_frac"] = _telemetry_list([c / rows for c in unit_sat])
-        return entry, extra
+            arrays.append(("unit_saturated_frac", unit_sat, 1.0 / rows))
+        return entry, extra, arrays
+
+
+# A layer's entry being built: its fields, its extra fields and its extra per-unit arrays as
+# (key, float64 values, factor), the arguments of _atlas.layer_stats_json.
+_Entry = tuple[dict[str, float], dict[str, float], list[tuple[str, torch.Tensor, float]]]
+
+
+def _unpack_host(layer: _Layer) -> None:
+    """Exposes the CPU accumulator as the device path's per-unit sums, norms and counts."""
+    host = layer.host
+    if host is None:
+        return
+    units = (host.numel() - 2) // 4
+    layer.unit_sum = host[:units]
+    layer.unit_abs = host[units : 2 * units]
+    layer.unit_active = host[2 * units : 3 * units]
+    layer.unit_sat = host[3 * units : 4 * units] if layer.saturation is not None else None
+    layer.norms = [host[4 * units].sqrt()]
+    layer.nonfinite = [float(host[4 * units + 1])]
+
+
+def _host_float32(tensors: list[torch.Tensor]) -> bool:
+    """Whether the C++ kernels can read `tensors` in place: CPU, float32, contiguous, dense."""
+    return all(
+        t.device.type == "cpu"
+        and t.dtype == torch.float32
+        and t.is_contiguous()
+        and t.layout == torch.strided
+        for t in tensors
+    )
+
+
+def _host_stats(
+    tensors: list[torch.Tensor],
+) -> tuple[
+    torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, list[torch.Tensor | float]
+]:
+    """Norm, sum of |x|, count of |x| < 1e-8 and non-finite count of each tensor (CPU float32),
+    by one pass of _atlas.tensor_stats each."""
+    if not tensors:
+        return None, None, None, []
+    out = torch.empty(4 * len(tensors), dtype=torch.float64)
+    _atlas.tensor_stats(tensors, out)
+    stats = out.view(len(tensors), 4)
+    nonfinite: list[torch.Tensor | float] = list(stats[:, 3].tolist())
+    return stats[:, 0].sqrt(), stats[:, 1], stats[:, 2], nonfinite
+
+
+def _stack(values: list[torch.Tensor]) -> torch.Tensor | None:
+    return torch.stack(values) if values else None
 
 
 def _add_param_entries(
-    entries: list[tuple[dict[str, Any], dict[str, Any]]],
+    entries: list[_Entry],
     count: int,
     sizes: list[int],
     params: _Params,
@@ -500,7 +612,7 @@ def _add_param_entries(
         grad_abs[layer_index] += host[("grad_abs", -1)][i]
         grad_bad[layer_index] += host[("grad_nonfinite", -1)][i]
         grad_n[layer_index] += sizes[param_index]
-    for layer_index, (entry, _) in enumerate(entries):
+    for layer_index, (entry, _, _) in enumerate(entries):
         if weight_n[layer_index]:
             entry["weight_norm"] = math.sqrt(weight_sq[layer_index])
             entry["weight_abs_mean"] = weight_abs[layer_index] / weight_n[layer_index]
@@ -532,12 +644,15 @@ class _Transfer:
         else:
             self._mixed.append((key, values))
 
-    def to_host(self) -> dict[tuple[str, int], list[float]]:
+    def to_host(self) -> dict[tuple[str, int], torch.Tensor]:
+        """Every part as a float64 CPU tensor (slices of one transfer per device)."""
         for key, values in self._mixed:
             tensors = [v if isinstance(v, torch.Tensor) else torch.tensor(v) for v in values]
             device = next(t.device for t in tensors if isinstance(t, torch.Tensor))
             self._parts.append((key, torch.stack([t.to(device) for t in tensors]).reshape(-1)))
-        out: dict[tuple[str, int], list[float]] = dict(self._numbers)
+        out = {
+            key: torch.tensor(values, dtype=torch.float64) for key, values in self._numbers.items()
+        }
         if not self._parts:
             return out
         by_device: dict[torch.device, list[tuple[tuple[str, int], torch.Tensor]]] = {}
@@ -547,7 +662,7 @@ class _Transfer:
             # The empty float64 tensor makes torch.cat promote every part to float64.
             tensors = [torch.empty(0, dtype=torch.float64, device=parts[0][1].device)]
             tensors += [tensor for _, tensor in parts]
-            flat = torch.cat(tensors).cpu().tolist()
+            flat = torch.cat(tensors).cpu()
             position = 0
             for key, tensor in parts:
                 out[key] = flat[position : position + tensor.numel()]
@@ -601,11 +716,3 @@ def _nonfinite(t: torch.Tensor, norm: torch.Tensor) -> torch.Tensor | float:
             return 0.0
         return float(torch.count_nonzero(t * 0))
     return torch.count_nonzero(t * 0)
-
-
-def _telemetry_list(values: list[float]) -> list[float | str]:
-    """`values` with non-finite ones as the protocol's strings (a list's sum is finite only when
-    every value is, so the common case costs one sum)."""
-    if math.isfinite(sum(values)):
-        return list[float | str](values)
-    return [telemetry_number(v) for v in values]

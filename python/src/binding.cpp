@@ -13,20 +13,26 @@
 // Ownership: a Python Client object owns its atlas::Client (and so its sender thread). The
 // module-level exception types live as long as the process.
 #include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -399,6 +405,370 @@ nb::tuple Names(const auto& names) {
   return nb::tuple(out);
 }
 
+// ----- layer statistics kernels (atlas_observatory/layer_health.py's CPU fast path) -----
+//
+// Layer health reduces every watched activation, weight and gradient of a sampled step. With
+// torch operations that is several passes per tensor (sum, |a|, a > 0, norm, ...) and many small
+// calls; these kernels take each statistic of a tensor in one pass over its memory. They run on
+// the training thread, on CPU float32 data the caller keeps alive for the call, and release the
+// GIL while they work (they touch no Python object then).
+
+using FloatIn = nb::ndarray<const float, nb::c_contig, nb::device::cpu>;  // any shape
+using DoubleOut = nb::ndarray<double, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+using DoubleIn = nb::ndarray<const double, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+
+enum class Saturation : std::uint8_t { kNone = 0, kTanh = 1, kSigmoid = 2 };
+
+// Independent accumulators per lane let the compiler vectorise the loops without reordering any
+// addition (which it may not do for floats); lanes are flushed into doubles every kChunk values
+// so that float accumulation error stays small on long runs.
+constexpr std::size_t kLanes = 8;
+constexpr std::size_t kChunk = 4096;
+constexpr float kSparseEps = 1e-8F;
+
+template <Saturation kSat>
+float SaturatedOne(float v) {
+  if constexpr (kSat == Saturation::kTanh) {
+    return std::fabs(v) > 0.99F ? 1.0F : 0.0F;
+  } else if constexpr (kSat == Saturation::kSigmoid) {
+    return (v < 0.01F || v > 0.99F) ? 1.0F : 0.0F;
+  } else {
+    return 0.0F;
+  }
+}
+
+// kLanes float accumulators of each statistic. Kernels copy one into a local variable, add to
+// it and store it back: a local cannot alias the input, so the compiler keeps it in vector
+// registers.
+struct Lanes {
+  std::array<float, kLanes> sum{};
+  std::array<float, kLanes> abs{};
+  std::array<float, kLanes> active{};
+  std::array<float, kLanes> saturated{};
+  std::array<float, kLanes> squares{};
+};
+
+// Adds x[0 .. count) (count <= kLanes) to lanes 0 .. count.
+template <Saturation kSat>
+void AddToLanes(const float* x, std::size_t count, Lanes& lanes) {
+  if (count == kLanes) {  // the common case, with a constant trip count: vectorised
+    for (std::size_t j = 0; j < kLanes; ++j) {
+      const float v = x[j];
+      lanes.sum[j] += v;
+      lanes.abs[j] += std::fabs(v);
+      lanes.active[j] += v > 0.0F ? 1.0F : 0.0F;
+      if constexpr (kSat != Saturation::kNone) lanes.saturated[j] += SaturatedOne<kSat>(v);
+      lanes.squares[j] += v * v;
+    }
+    return;
+  }
+  for (std::size_t j = 0; j < count; ++j) {
+    const float v = x[j];
+    lanes.sum[j] += v;
+    lanes.abs[j] += std::fabs(v);
+    lanes.active[j] += v > 0.0F ? 1.0F : 0.0F;
+    if constexpr (kSat != Saturation::kNone) lanes.saturated[j] += SaturatedOne<kSat>(v);
+    lanes.squares[j] += v * v;
+  }
+}
+
+// The layout of AccumulateUnits' accumulator: four per-unit blocks, then two scalars.
+enum Block : std::size_t { kSum = 0, kAbs = 1, kActive = 2, kSaturated = 3 };
+
+float LaneTotal(const std::array<float, kLanes>& lanes) {
+  float total = 0.0F;
+  for (const float v : lanes) total += v;
+  return total;
+}
+
+// x viewed as (outer, units, inner) with inner > 1: each (row, unit) is one contiguous run, and
+// each unit has its own lanes (lane j takes the run's positions j, j + kLanes, ...).
+template <Saturation kSat>
+double AccumulateRuns(const float* x, std::size_t outer, std::size_t units, std::size_t inner,
+                      double* acc) {
+  std::vector<Lanes> lanes(units);
+  double squares = 0.0;
+  const std::size_t rows_per_flush = std::max<std::size_t>(1, kChunk / inner);
+  for (std::size_t row = 0; row < outer; ++row) {
+    for (std::size_t unit = 0; unit < units; ++unit) {
+      const float* run = x + (((row * units) + unit) * inner);
+      Lanes local = lanes[unit];
+      for (std::size_t i = 0; i < inner; i += kLanes) {
+        AddToLanes<kSat>(run + i, std::min(kLanes, inner - i), local);
+      }
+      lanes[unit] = local;
+    }
+    if ((row + 1) % rows_per_flush == 0 || row + 1 == outer) {
+      for (std::size_t unit = 0; unit < units; ++unit) {
+        Lanes& l = lanes[unit];
+        acc[(kSum * units) + unit] += LaneTotal(l.sum);
+        acc[(kAbs * units) + unit] += LaneTotal(l.abs);
+        acc[(kActive * units) + unit] += LaneTotal(l.active);
+        acc[(kSaturated * units) + unit] += LaneTotal(l.saturated);
+        squares += LaneTotal(l.squares);
+        l = Lanes{};
+      }
+    }
+  }
+  return squares;
+}
+
+// x viewed as (outer, units) (units last): lane j of block b is unit b * kLanes + j, so a row
+// adds elementwise, vectorised across units.
+template <Saturation kSat>
+double AccumulateRows(const float* x, std::size_t outer, std::size_t units, double* acc) {
+  const std::size_t blocks = (units + kLanes - 1) / kLanes;
+  std::vector<Lanes> lanes(blocks);
+  double squares = 0.0;
+  for (std::size_t row = 0; row < outer; ++row) {
+    const float* r = x + (row * units);
+    for (std::size_t block = 0; block < blocks; ++block) {
+      Lanes local = lanes[block];
+      AddToLanes<kSat>(r + (block * kLanes), std::min(kLanes, units - (block * kLanes)), local);
+      lanes[block] = local;
+    }
+    if ((row + 1) % kChunk == 0 || row + 1 == outer) {
+      for (std::size_t unit = 0; unit < units; ++unit) {
+        Lanes& l = lanes[unit / kLanes];
+        const std::size_t j = unit % kLanes;
+        acc[(kSum * units) + unit] += l.sum[j];
+        acc[(kAbs * units) + unit] += l.abs[j];
+        acc[(kActive * units) + unit] += l.active[j];
+        acc[(kSaturated * units) + unit] += l.saturated[j];
+      }
+      for (Lanes& l : lanes) {
+        squares += LaneTotal(l.squares);
+        l = Lanes{};
+      }
+    }
+  }
+  return squares;
+}
+
+double CountNonFinite(const float* x, std::size_t n) {
+  double count = 0.0;
+  for (std::size_t i = 0; i < n; ++i) count += std::isfinite(x[i]) ? 0.0 : 1.0;
+  return count;
+}
+
+template <Saturation kSat>
+void AccumulateUnitsAs(const float* x, std::size_t n, std::size_t units, std::size_t inner,
+                       double* acc) {
+  const std::size_t outer = n / (units * inner);
+  const double squares = inner == 1 ? AccumulateRows<kSat>(x, outer, units, acc)
+                                    : AccumulateRuns<kSat>(x, outer, units, inner, acc);
+  acc[4 * units] += squares;
+  // The sum of squares is finite exactly when every value is: the counting pass runs only then.
+  acc[(4 * units) + 1] += std::isfinite(squares) ? 0.0 : CountNonFinite(x, n);
+}
+
+// Adds one activation's statistics to `acc` (see layer_health.py, _HostUnits).
+void AccumulateUnits(const FloatIn& a, std::size_t units, std::size_t inner, int saturation,
+                     DoubleOut& acc) {
+  const std::size_t n = a.size();
+  if (units == 0 || inner == 0 || n % (units * inner) != 0) {
+    throw nb::value_error("accumulate_units: size is not a multiple of units * inner");
+  }
+  if (acc.shape(0) != (4 * units) + 2) {
+    throw nb::value_error("accumulate_units: the accumulator must hold 4 * units + 2 values");
+  }
+  const float* x = a.data();
+  double* out = acc.data();
+  const nb::gil_scoped_release release;
+  switch (static_cast<Saturation>(saturation)) {
+    case Saturation::kTanh:
+      AccumulateUnitsAs<Saturation::kTanh>(x, n, units, inner, out);
+      break;
+    case Saturation::kSigmoid:
+      AccumulateUnitsAs<Saturation::kSigmoid>(x, n, units, inner, out);
+      break;
+    default:
+      AccumulateUnitsAs<Saturation::kNone>(x, n, units, inner, out);
+      break;
+  }
+}
+
+// [sum of squares, sum of |x|, count of |x| < 1e-8, non-finite count] of one tensor.
+std::array<double, 4> TensorStats(const float* x, std::size_t n) {
+  std::array<double, 4> out{};
+  for (std::size_t start = 0; start < n; start += kChunk) {
+    const std::size_t end = std::min(n, start + kChunk);
+    std::array<float, kLanes> squares{};
+    std::array<float, kLanes> abs{};
+    std::array<float, kLanes> small{};
+    std::size_t i = start;
+    for (; i + kLanes <= end; i += kLanes) {
+      for (std::size_t j = 0; j < kLanes; ++j) {
+        const float v = x[i + j];
+        squares[j] += v * v;
+        abs[j] += std::fabs(v);
+        small[j] += std::fabs(v) < kSparseEps ? 1.0F : 0.0F;
+      }
+    }
+    for (std::size_t j = 0; i < end; ++i, ++j) {
+      const float v = x[i];
+      squares[j] += v * v;
+      abs[j] += std::fabs(v);
+      small[j] += std::fabs(v) < kSparseEps ? 1.0F : 0.0F;
+    }
+    for (std::size_t j = 0; j < kLanes; ++j) {
+      out[0] += squares[j];
+      out[1] += abs[j];
+      out[2] += small[j];
+    }
+  }
+  out[3] = std::isfinite(out[0]) ? 0.0 : CountNonFinite(x, n);
+  return out;
+}
+
+// TensorStats of each tensor, into out[4 * i .. 4 * i + 3].
+void TensorsStats(const std::vector<FloatIn>& tensors, DoubleOut& out) {
+  if (out.shape(0) != 4 * tensors.size()) {
+    throw nb::value_error("tensor_stats: out must hold 4 values per tensor");
+  }
+  const nb::gil_scoped_release release;
+  for (std::size_t t = 0; t < tensors.size(); ++t) {
+    const std::array<double, 4> stats = TensorStats(tensors[t].data(), tensors[t].size());
+    std::copy(stats.begin(), stats.end(), out.data() + (4 * t));
+  }
+}
+
+// ||a_i - b_i||^2 of each pair, into out[i]: the update of each parameter, without a temporary.
+void SquaredDistances(const std::vector<FloatIn>& a, const std::vector<FloatIn>& b,
+                      DoubleOut& out) {
+  if (a.size() != b.size() || out.shape(0) != a.size()) {
+    throw nb::value_error("squared_distances: a, b and out must have one entry per pair");
+  }
+  for (std::size_t t = 0; t < a.size(); ++t) {
+    if (a[t].size() != b[t].size()) {
+      throw nb::value_error("squared_distances: the tensors of a pair differ in size");
+    }
+  }
+  const nb::gil_scoped_release release;
+  for (std::size_t t = 0; t < a.size(); ++t) {
+    const float* x = a[t].data();
+    const float* y = b[t].data();
+    const std::size_t n = a[t].size();
+    double total = 0.0;
+    for (std::size_t start = 0; start < n; start += kChunk) {
+      const std::size_t end = std::min(n, start + kChunk);
+      std::array<float, kLanes> lanes{};
+      std::size_t i = start;
+      for (; i + kLanes <= end; i += kLanes) {
+        for (std::size_t j = 0; j < kLanes; ++j) {
+          const float d = x[i + j] - y[i + j];
+          lanes[j] += d * d;
+        }
+      }
+      for (std::size_t j = 0; i < end; ++i, ++j) {
+        const float d = x[i] - y[i];
+        lanes[j] += d * d;
+      }
+      for (const float l : lanes) total += l;
+    }
+    out.data()[t] = total;
+  }
+}
+
+// ----- layer_stats JSON -----
+
+void AppendNumber(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out += "\"NaN\"";
+  } else if (std::isinf(value)) {
+    out += value > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+  } else {
+    std::array<char, 32> buffer{};
+    const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+    out.append(buffer.data(), result.ptr);
+  }
+}
+
+void AppendString(std::string& out, std::string_view text) {
+  out += '"';
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      std::array<char, 8> escape{};
+      std::snprintf(escape.data(), escape.size(), "\\u%04x", static_cast<unsigned>(c));
+      out += escape.data();
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+using Scalars = std::vector<std::tuple<std::string, double>>;
+using Arrays = std::vector<std::tuple<std::string, DoubleIn, double>>;
+using LayerEntry = std::tuple<std::string, Scalars, Scalars, Arrays>;
+
+void AppendFields(std::string& out, const Scalars& scalars) {
+  for (const auto& [key, value] : scalars) {
+    out += ',';
+    AppendString(out, key);
+    out += ':';
+    AppendNumber(out, value);
+  }
+}
+
+void AppendEntry(std::string& out, const LayerEntry& entry) {
+  const auto& [name, scalars, extra, arrays] = entry;
+  out += "{\"layer\":";
+  AppendString(out, name);
+  AppendFields(out, scalars);
+  if (!extra.empty() || !arrays.empty()) {
+    out += ",\"extra\":{";
+    std::string fields;
+    AppendFields(fields, extra);
+    for (const auto& [key, values, scale] : arrays) {
+      fields += ',';
+      AppendString(fields, key);
+      fields += ":[";
+      for (std::size_t i = 0; i < values.shape(0); ++i) {
+        if (i > 0) fields += ',';
+        AppendNumber(fields, values.data()[i] * scale);
+      }
+      fields += ']';
+    }
+    out.append(fields, fields.empty() ? 0 : 1);  // without the leading comma
+    out += '}';
+  }
+  out += '}';
+}
+
+// The text of a layer_stats record: {"step", "ts", "epoch"?, "layers": [entries]}. Entries are
+// (name, fields, extra fields, extra arrays as (key, values, scale): each value is written times
+// scale, which turns per-unit counts into fractions without a pass in Python); non-finite
+// numbers become the protocol's strings.
+std::string LayerStatsJson(std::int64_t step, std::optional<std::int64_t> epoch, double ts,
+                           const std::vector<LayerEntry>& layers) {
+  std::string out = "{\"step\":" + std::to_string(step) + ",\"ts\":";
+  AppendNumber(out, ts);
+  if (epoch) out += ",\"epoch\":" + std::to_string(*epoch);
+  out += ",\"layers\":[";
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendEntry(out, layers[i]);
+  }
+  out += "]}";
+  return out;
+}
+
+void BindLayerStats(nb::module_& m) {
+  m.def("accumulate_units", &AccumulateUnits, nb::arg("a"), nb::arg("units"), nb::arg("inner"),
+        nb::arg("saturation"), nb::arg("acc"),
+        "Adds one activation's per-unit sums to acc, in one pass (layer_health.py).");
+  m.def("tensor_stats", &TensorsStats, nb::arg("tensors"), nb::arg("out"),
+        "[sum of squares, sum |x|, count |x| < 1e-8, non-finite count] of each tensor.");
+  m.def("squared_distances", &SquaredDistances, nb::arg("a"), nb::arg("b"), nb::arg("out"),
+        "||a_i - b_i||^2 of each pair of tensors.");
+  m.def("layer_stats_json", &LayerStatsJson, nb::arg("step"), nb::arg("epoch"), nb::arg("ts"),
+        nb::arg("layers"), "The JSON text of a layer_stats record.");
+}
+
 }  // namespace
 
 NB_MODULE(_atlas, m) {
@@ -406,6 +776,7 @@ NB_MODULE(_atlas, m) {
   RegisterErrors(m);
   BindConfig(m);
   BindClient(m);
+  BindLayerStats(m);
   m.def("sync", &Sync, nb::arg("path"), nb::arg("server_url"), nb::arg("remove_when_done") = true,
         nb::arg("timeout_s") = 30.0, nb::arg("compression") = "zstd",
         "Uploads a spool file (`atlas sync`); returns the report, raises with it on failure.");
