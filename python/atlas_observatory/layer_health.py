@@ -292,7 +292,7 @@ class LayerHealth:
         else:
             a = a.reshape(1, -1)
             unit_dim = 1
-        if a.device.type == "cpu":
+        if _on_host(a):
             self._accumulate_host(layer, a, unit_dim)
             return
         dims = tuple(d for d in range(a.dim()) if d != unit_dim)
@@ -545,13 +545,15 @@ def _unpack_host(layer: _Layer) -> None:
     layer.nonfinite = [float(host[4 * units + 1])]
 
 
+def _on_host(t: torch.Tensor) -> bool:
+    """Whether `t` takes the C++ kernels (CPU): the one switch between the two paths."""
+    return t.device.type == "cpu"
+
+
 def _host_float32(tensors: list[torch.Tensor]) -> bool:
     """Whether the C++ kernels can read `tensors` in place: CPU, float32, contiguous, dense."""
     return all(
-        t.device.type == "cpu"
-        and t.dtype == torch.float32
-        and t.is_contiguous()
-        and t.layout == torch.strided
+        _on_host(t) and t.dtype == torch.float32 and t.is_contiguous() and t.layout == torch.strided
         for t in tensors
     )
 

@@ -1,0 +1,184 @@
+"""Layer health's C++ kernels (python/src/binding.cpp) against torch's reductions, and the
+records of the CPU path (kernels, JSON written in C++) against the torch path on the same model.
+
+No server is needed: the kernels are pure functions and LayerHealth is driven directly."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from atlas_observatory import ObserverConfig, _atlas
+from atlas_observatory import layer_health as lh
+from atlas_observatory.containment import Containment
+
+
+def unit_accumulator(a: torch.Tensor, units: int, inner: int, saturation: int) -> torch.Tensor:
+    acc = torch.zeros(4 * units + 2, dtype=torch.float64)
+    _atlas.accumulate_units(a.contiguous(), units, inner, saturation, acc)
+    return acc
+
+
+@pytest.mark.parametrize(
+    ("shape", "unit_dim", "saturation"),
+    [((16, 8, 5, 7), 1, 0), ((64, 40), 1, 1), ((4, 9, 13), 2, 2), ((3, 6, 1000), 1, 1)],
+)
+def test_accumulate_units_matches_torch(
+    shape: tuple[int, ...], unit_dim: int, saturation: int
+) -> None:
+    a = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+    if saturation == 2:
+        a = torch.sigmoid(a * 4)
+    units = shape[unit_dim]
+    inner = math.prod(shape[unit_dim + 1 :])
+    acc = unit_accumulator(a, units, inner, saturation)
+    dims = tuple(d for d in range(a.dim()) if d != unit_dim)
+    wide = a.double()
+    if saturation == 1:
+        saturated = (wide.abs() > 0.99).double().sum(dims)
+    elif saturation == 2:
+        saturated = ((wide < 0.01) | (wide > 0.99)).double().sum(dims)
+    else:
+        saturated = torch.zeros(units, dtype=torch.float64)
+    expected = torch.cat(
+        [
+            wide.sum(dims),
+            wide.abs().sum(dims),
+            (wide > 0).double().sum(dims),
+            saturated,
+            wide.pow(2).sum().reshape(1),
+            torch.zeros(1, dtype=torch.float64),
+        ]
+    )
+    torch.testing.assert_close(acc, expected, rtol=1e-5, atol=1e-3)
+
+
+def test_accumulate_units_adds_and_counts_nonfinite() -> None:
+    a = torch.ones(10, 4)
+    a[2, 1] = float("nan")
+    a[5, 3] = float("inf")
+    acc = unit_accumulator(a, 4, 1, 0)
+    _atlas.accumulate_units(torch.ones(10, 4), 4, 1, 0, acc)  # a second call adds
+    assert acc[8:12].tolist() == [20.0, 19.0, 20.0, 20.0]  # NaN is not > 0; inf is
+    assert acc[-1].item() == 2.0
+    with pytest.raises(ValueError, match="multiple"):
+        _atlas.accumulate_units(torch.ones(10), 3, 1, 0, acc)
+
+
+def test_tensor_stats_and_squared_distances() -> None:
+    w = torch.randn(30, 7)
+    w[0, :3] = 0.0
+    bad = torch.tensor([1.0, float("nan"), -float("inf")])
+    out = torch.empty(8, dtype=torch.float64)
+    _atlas.tensor_stats([w, bad], out)
+    wide = w.double()
+    torch.testing.assert_close(
+        out[:4],
+        torch.tensor([wide.pow(2).sum(), wide.abs().sum(), 3.0, 0.0], dtype=torch.float64),
+    )
+    assert out[7].item() == 2.0
+    before = torch.randn(30, 7)
+    distances = torch.empty(1, dtype=torch.float64)
+    _atlas.squared_distances([w], [before], distances)
+    assert distances.item() == pytest.approx((wide - before.double()).pow(2).sum().item())
+
+
+def test_layer_stats_json_writes_protocol_numbers() -> None:
+    values = torch.tensor([1.0, float("inf"), 0.25], dtype=torch.float64)
+    text = _atlas.layer_stats_json(
+        7, None, 2.5, [('a"b\n', [("x", float("nan"))], [("units", 3.0)], [("u", values, 2.0)])]
+    )
+    record = json.loads(text)
+    assert record == {
+        "step": 7,
+        "ts": 2.5,
+        "layers": [
+            {"layer": 'a"b\n', "x": "NaN", "extra": {"units": 3, "u": [2.0, "Infinity", 0.5]}}
+        ],
+    }
+
+
+class Net(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 6, 3, padding=1)
+        self.bn = nn.BatchNorm2d(6)
+        self.relu = nn.ReLU()
+        self.flat = nn.Flatten()
+        self.fc = nn.Linear(6 * 8 * 8, 12)
+        self.tanh = nn.Tanh()
+        self.gate = nn.Sigmoid()
+        self.out = nn.Linear(12, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc(self.flat(self.relu(self.bn(self.conv(x)))))
+        h = self.tanh(h) + self.gate(h)
+        h = self.tanh(h)  # a shared module: its second call adds to the first
+        out: torch.Tensor = self.out(h)
+        return out
+
+
+def sample(host: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """One layer_stats record of a fixed step, by the CPU kernels or by torch operations."""
+    if not host:
+        monkeypatch.setattr(lh, "_on_host", lambda t: False)
+    torch.manual_seed(0)
+    model = Net()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    records: list[str] = []
+    health = lh.LayerHealth(
+        model,
+        ObserverConfig(layer_health_max_units=10),  # conv and bn ship all, fc goes by totals
+        Containment(),
+        lambda kind, text: records.append(text),
+        activations=True,
+    )
+    x = torch.randn(5, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    health.arm(3, 1)
+    loss = model(x).square().mean()
+    health.stop_activations()
+    loss.backward()
+    health.collect()
+    optimizer.step()
+    health.complete()
+    monkeypatch.undo()
+    assert len(records) == 1
+    record: dict[str, Any] = json.loads(records[0])
+    return record
+
+
+def assert_close(a: Any, b: Any, path: str) -> None:
+    if isinstance(a, dict):
+        assert isinstance(b, dict), path
+        assert a.keys() == b.keys(), path
+        for key in a:
+            assert_close(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list):
+        assert isinstance(b, list), path
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float | int) and not isinstance(a, bool):
+        assert b == pytest.approx(a, rel=1e-4, abs=1e-6), path
+    else:
+        assert a == b, path
+
+
+def test_host_kernels_and_torch_path_give_the_same_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    host = sample(True, monkeypatch)
+    torch_path = sample(False, monkeypatch)
+    host.pop("ts")
+    torch_path.pop("ts")
+    names = [layer["layer"] for layer in host["layers"]]
+    assert names == ["conv", "bn", "relu", "fc", "tanh", "gate", "out"]
+    tanh = host["layers"][names.index("tanh")]
+    assert len(tanh["extra"]["unit_saturated_frac"]) == 10
+    assert "update_ratio" in host["layers"][names.index("conv")]
+    assert_close(torch_path, host, "record")
