@@ -22,6 +22,16 @@ every 50 steps by default, profiler windows) as ratios to ``bare``. Observers ru
 (spooling to a temporary directory), so the sender serialises, compresses and writes everything
 but no server competes for the CPU.
 
+Observer CPU time. Wall-clock ratios cannot resolve 1 % on this kind of machine (the A/A control
+differs by a few percent), so each observed variant also measures the thread CPU time
+(``time.thread_time_ns``) spent inside the observer's own code: its step entry points (begin,
+forward end, backward start and end, step end, output split, the optimizer hooks) and layer
+health's activation reductions (which run inside the model's forward). The table gives it per
+timed step and as a share of the median ``bare`` step. Time torch spends in the training loop
+because of the observer (e.g. autograd keeping a hooked tensor) is not in it; the wall-clock
+ratios are. The meter's own clock reads (two per entry point, ~16 per step) are counted in
+the observed variants' wall-clock, which makes those ratios slightly pessimistic.
+
 GIL probe. A probe loops on ``time.perf_counter()`` and adds up every gap longer than 0.2 ms
 between two iterations: time in which it could not run. It runs while libatlas's sender drains a
 burst of step records queued just before (serialising, compressing and spooling them), with the
@@ -148,12 +158,53 @@ def token_batches(count: int = 64, vocab: int = 64, block: int = 32) -> list[Bat
 # ----- variants -----
 
 
+# The observer's entry points from a training step (see "Observer CPU time" above).
+OBSERVER_ENTRY_POINTS = (
+    "_begin_step",
+    "_target_kwargs",
+    "_forward_end",
+    "_split",
+    "_backward_start",
+    "_backward_end",
+    "_end_step",
+    "_optimizer_before",
+    "_optimizer_after",
+)
+
+
+class CpuMeter:
+    """Adds up thread CPU time spent inside wrapped methods (outermost calls only)."""
+
+    def __init__(self) -> None:
+        self.ns = 0
+        self._depth = 0
+
+    def wrap(self, owner: Any, name: str) -> None:
+        """Replaces owner.name by a timed version (an instance attribute shadowing the class's
+        method; callers that look it up later, hooks included, get the timed one)."""
+        inner = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if self._depth:
+                return inner(*args, **kwargs)
+            self._depth += 1
+            started = time.thread_time_ns()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.ns += time.thread_time_ns() - started
+                self._depth -= 1
+
+        setattr(owner, name, timed)
+
+
 @dataclass
 class Variant:
     name: str
     step: Callable[[Batch], None]
     times_s: list[float] = field(default_factory=list)
     observer: Observer | None = None
+    meter: CpuMeter | None = None
 
 
 def bare_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> Callable[[Batch], None]:
@@ -205,8 +256,15 @@ def make_variants(factory: Callable[[], nn.Module], spool: str, model_name: str)
             continue
         config = ObserverConfig(offline=True, spool_dir=spool, **extra)
         observer = Observer(project="bench", run_name=f"{model_name}-{name}", config=config)
+        meter = CpuMeter()
+        for entry_point in OBSERVER_ENTRY_POINTS:  # before register_model: it hooks the optimizer
+            meter.wrap(observer, entry_point)
         observer.register_model(model)
-        variants.append(Variant(name, observed_step(observer, model, optimizer), [], observer))
+        health = observer._layer_health
+        if health is not None:
+            meter.wrap(health, "_accumulate")
+        step = observed_step(observer, model, optimizer)
+        variants.append(Variant(name, step, [], observer, meter))
     return variants
 
 
@@ -216,6 +274,8 @@ def run_interleaved(
     for variant in variants:  # warm-up: allocator, kernels, first-step work (architecture)
         for i in range(warmup):
             variant.step(batches[i % len(batches)])
+        if variant.meter is not None:
+            variant.meter.ns = 0  # count timed steps only
     cursor = 0
     for round_index in range(rounds):
         shift = round_index % len(variants)
@@ -356,9 +416,13 @@ def summarise(model_name: str, variants: list[Variant]) -> list[str]:
     for variant in variants:
         median = statistics.median(variant.times_s)
         mean = statistics.fmean(variant.times_s)
+        cpu = "-"
+        if variant.meter is not None:
+            per_step_s = variant.meter.ns / 1e9 / len(variant.times_s)
+            cpu = f"{per_step_s * 1e6:.1f} us ({per_step_s / base_median * 100:.2f}%)"
         rows.append(
             f"| {model_name} | {variant.name} | {len(variant.times_s)} | {median * 1e3:.3f} | "
-            f"{median / base_median:.3f} | {mean * 1e3:.3f} | {mean / base_mean:.3f} |"
+            f"{median / base_median:.3f} | {mean * 1e3:.3f} | {mean / base_mean:.3f} | {cpu} |"
         )
     return rows
 
@@ -379,8 +443,9 @@ def main() -> int:
         f"torch {torch.__version__}, {args.threads} intra-op thread(s), "
         f"{args.rounds} rounds x {args.steps} steps per variant, interleaved",
         "",
-        "| model | variant | steps | median ms | median ratio | mean ms | mean ratio |",
-        "|---|---|---|---|---|---|---|",
+        "| model | variant | steps | median ms | median ratio | mean ms | mean ratio | "
+        "observer CPU per step (share of bare median) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     with tempfile.TemporaryDirectory() as spool:
         models: list[tuple[str, Callable[[], nn.Module], list[Batch]]] = [
