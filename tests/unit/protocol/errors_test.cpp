@@ -1,5 +1,6 @@
 // Bad record batches and finish bodies: each case names the body, the error kind, the JSON path
 // of the offending field and a substring of the reason the client should see.
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct ErrorCase {
   std::string reason;  // a substring of the expected reason
   Limits limits{};
 };
+
+// GoogleTest prints a parameter's bytes unless told how to print it; the name says enough.
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
 
 // A valid step record with `extra` fields appended, e.g. Step(R"("loss": "low")").
 std::string Step(const std::string& extra = "") {

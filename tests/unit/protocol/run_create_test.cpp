@@ -1,4 +1,5 @@
 // POST /api/v1/runs bodies and client-chosen run ids.
+#include <ostream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -73,6 +74,9 @@ struct RunCreateCase {
   const char* field;
   const char* reason;  // a substring of the expected reason
 };
+
+// GoogleTest prints a parameter's bytes unless told how to print it; the name says enough.
+void PrintTo(const RunCreateCase& c, std::ostream* os) { *os << c.name; }
 
 class RunCreateErrors : public ::testing::TestWithParam<RunCreateCase> {};
 
