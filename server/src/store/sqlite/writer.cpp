@@ -61,6 +61,16 @@ struct Writer::BatchState {
   std::optional<double> last_ts;
   StepFieldSet fields;
 
+  // After an INSERT OR IGNORE of one record: counts it as a duplicate when the insert changed
+  // nothing (its (run, seq) was stored already), else as accepted. True when newly stored.
+  bool Count(std::int64_t changes, std::optional<double> ts) {
+    if (changes == 0) {
+      ++result.duplicates;
+      return false;
+    }
+    Accept(ts);
+    return true;
+  }
   // Counts a newly stored record; `ts` is its time, when it has one.
   void Accept(std::optional<double> ts) {
     ++result.accepted;
@@ -386,11 +396,7 @@ Status Writer::InsertSteps(BatchState& state, const model::RecordBatch& batch) {
         return WithContext(s, fmt::format("step record seq {}", record.seq));
       }
     }
-    if (conn_->Changes() == 0) {
-      ++state.result.duplicates;
-      continue;
-    }
-    state.Accept(record.ts);
+    if (!state.Count(conn_->Changes(), record.ts)) continue;
     ++state.step_records;
     if (!state.max_step || record.step > *state.max_step) state.max_step = record.step;
     const auto& loss = record.at(model::StepField::kLoss);
@@ -464,11 +470,7 @@ Status Writer::InsertEpoch(BatchState& state, const model::EpochRecord& record) 
     insert.BindReal(5, record.duration_s);
     if (Status s = insert.Run(); !s.ok()) return WithContext(s, context);
   }
-  if (conn_->Changes() == 0) {
-    ++state.result.duplicates;
-    return Status::Ok();
-  }
-  state.Accept(record.ts);
+  if (!state.Count(conn_->Changes(), record.ts)) return Status::Ok();
   ++state.epochs;
 
   const std::pair<std::string_view, const std::vector<std::pair<std::string, double>>*> splits[] = {
@@ -514,11 +516,7 @@ Status Writer::InsertLayerStats(BatchState& state, const model::LayerStatsRecord
       return WithContext(s, fmt::format("layer_stats record seq {}", record.seq));
     }
   }
-  if (conn_->Changes() == 0) {
-    ++state.result.duplicates;
-    return Status::Ok();
-  }
-  state.Accept(record.ts);
+  if (!state.Count(conn_->Changes(), record.ts)) return Status::Ok();
   ++state.layer_samples;
 
   constexpr int kExtraParam =
@@ -561,11 +559,7 @@ Status Writer::InsertProfile(BatchState& state, const model::ProfileRecord& reco
       return WithContext(s, fmt::format("profile record seq {}", record.seq));
     }
   }
-  if (conn_->Changes() == 0) {
-    ++state.result.duplicates;
-  } else {
-    state.Accept(record.ts);
-  }
+  state.Count(conn_->Changes(), record.ts);
   return Status::Ok();
 }
 
@@ -583,12 +577,7 @@ Status Writer::InsertEvent(BatchState& state, const model::EventRecord& record) 
       return WithContext(s, fmt::format("event record seq {}", record.seq));
     }
   }
-  if (conn_->Changes() == 0) {
-    ++state.result.duplicates;
-  } else {
-    state.Accept(record.ts);
-    ++state.events;
-  }
+  if (state.Count(conn_->Changes(), record.ts)) ++state.events;
   return Status::Ok();
 }
 
