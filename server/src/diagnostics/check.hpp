@@ -8,6 +8,7 @@
 #pragma once
 
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -28,6 +29,10 @@ class FindingSink {
  private:
   std::vector<Finding> findings_;
 };
+
+// The energy at stake of `joules` of device energy under the run's carbon model; `basis` says
+// how the joules were derived (e.g. "12% of 40 kJ spent so far").
+EnergyAtStake StakeOf(double joules, const CarbonModel& carbon, std::string basis);
 
 using CheckFn = void (*)(const RunTelemetry&, const Thresholds&, FindingSink&);
 

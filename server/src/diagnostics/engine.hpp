@@ -38,8 +38,8 @@ struct Stopping {
 struct Waste {
   std::int64_t epochs = 0;
   double seconds = 0;
-  Footprint footprint;    // joules, kwh, kg_co2, eur, car_km
-  double fraction = 0;    // of the run's compute (energy when measured, else time)
+  Footprint footprint;  // joules, kwh, kg_co2, eur, car_km
+  double fraction = 0;  // of the run's compute (energy when measured, else time)
 };
 
 // The projection for the planned epochs, and the learning-curve fit.
@@ -58,8 +58,8 @@ struct Diagnosis {
   char grade = 'A';  // 'A'..'F'
   double score = 100;
   std::array<double, kCategoryCount> category_scores{};  // indexed by Category
-  std::vector<Finding> findings;  // most severe first
-  std::map<std::string, double> layer_scores;  // module name -> 0..100
+  std::vector<Finding> findings;                         // most severe first
+  std::map<std::string, double> layer_scores;            // module name -> 0..100
   Stopping stopping;
   Waste waste;
   Forecast forecast;
@@ -67,5 +67,24 @@ struct Diagnosis {
 };
 
 Diagnosis Diagnose(const RunTelemetry& run, const Thresholds& thresholds);
+
+// The parts of Diagnose, each pure, exposed for the checks that need them and for the tests.
+
+// The penalty one finding takes from its run's and its category's score (grade.cpp).
+double RunPenalty(Severity s);
+// The penalty one finding takes from its layer's score.
+double LayerPenalty(Severity s);
+// The grade, score, category scores and layer scores of `d.findings` (grade.cpp).
+void Grade(const RunTelemetry& run, Diagnosis& d);
+// The letter of a 0-100 score (A >= 90, B >= 75, C >= 60, D >= 45, E >= 30, else F).
+char GradeOf(double score);
+
+// The optimal stopping analysis of the run's stopping metric (stopping.cpp).
+Stopping AnalyseStopping(const RunTelemetry& run, const Thresholds& thresholds);
+// The work after `stopping.optimal_epoch` (zero when there is none).
+Waste WasteAfter(const RunTelemetry& run, const Stopping& stopping);
+
+// The projection for the planned epochs and the learning-curve fit (forecast.cpp).
+Forecast ForecastRun(const RunTelemetry& run, const Thresholds& thresholds);
 
 }  // namespace atlas::diagnostics

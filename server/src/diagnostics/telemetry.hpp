@@ -52,6 +52,18 @@ struct FieldStats {
     if (v < min) min = v;
     if (v > max) max = v;
   }
+  // Folds `other` (statistics of later values) into this one.
+  void Merge(const FieldStats& other) {
+    nonfinite += other.nonfinite;
+    if (other.count == 0) return;
+    if (count == 0) first = other.first;
+    last = other.last;
+    count += other.count;
+    sum += other.sum;
+    sum_sq += other.sum_sq;
+    if (other.min < min) min = other.min;
+    if (other.max > max) max = other.max;
+  }
   bool empty() const { return count == 0; }
   double mean() const { return count ? sum / static_cast<double>(count) : std::nan(""); }
   // Population standard deviation.
@@ -77,6 +89,10 @@ struct StepAggregate {
   double first_ts = 0;
   double last_ts = 0;
   StepFieldStats fields{};
+
+  const FieldStats& field(model::StepField f) const { return Stat(fields, f); }
+  // Folds `later` (the aggregate of later steps) into this one.
+  void Merge(const StepAggregate& later);
 };
 
 // One ended epoch: the epoch record as sent, its steps, and its energy summed over components.
@@ -98,8 +114,8 @@ struct LossPoint {
 // The module tree of the registered model, with child links resolved.
 struct ModuleNode {
   model::ModuleInfo info;
-  std::vector<std::size_t> children;  // indices into RunTelemetry::modules, registration order
-  std::int64_t subtree_params = 0;    // params of this module and every descendant
+  std::vector<std::size_t> children;    // indices into RunTelemetry::modules, registration order
+  std::int64_t subtree_params = 0;      // params of this module and every descendant
   std::optional<double> subtree_flops;  // forward FLOPs per sample of the subtree, if known
 };
 
