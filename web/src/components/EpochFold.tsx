@@ -1,0 +1,173 @@
+// The first fold: train/val loss and accuracy and energy/CO2 per epoch on one epoch axis, with
+// the optimal-stop marker and the wasted region shaded and labelled.
+import { useCallback, useMemo } from "react";
+import uPlot from "uplot";
+import type { Diagnostics, Epoch } from "../api/client";
+import { epochFold, wastedRegion } from "../lib/epochs";
+import { co2, eur, kwh, km, percent } from "../lib/format";
+import { Empty } from "./States";
+import { UPlotChart, axisStyle, cssVar, useThemeName } from "./UPlotChart";
+
+const PALETTE = ["#3b82f6", "#f97316", "#10b981", "#a855f7", "#ef4444", "#14b8a6", "#eab308"];
+
+function shadeWaste(region: { from: number; to: number } | null): uPlot.Plugin {
+  return {
+    hooks: {
+      drawAxes: (u) => {
+        if (!region) return;
+        const ctx = u.ctx;
+        const x0 = u.valToPos(region.from, "x", true);
+        const x1 = u.valToPos(region.to, "x", true);
+        ctx.save();
+        ctx.fillStyle = cssVar("--waste");
+        ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
+        ctx.strokeStyle = cssVar("--stop");
+        ctx.lineWidth = 2 * devicePixelRatio;
+        ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+        ctx.beginPath();
+        ctx.moveTo(x0, u.bbox.top);
+        ctx.lineTo(x0, u.bbox.top + u.bbox.height);
+        ctx.stroke();
+        ctx.restore();
+      },
+    },
+  };
+}
+
+export function EpochFold({ epochs, diag }: { epochs: Epoch[]; diag: Diagnostics | undefined }) {
+  const theme = useThemeName();
+  const fold = useMemo(() => epochFold(epochs, diag), [epochs, diag]);
+  const region = useMemo(() => wastedRegion(diag, fold.x), [diag, fold.x]);
+  const syncKey = "epoch-fold";
+
+  const metricsOpts = useCallback(
+    (width: number): uPlot.Options => ({
+      width,
+      height: 240,
+      cursor: { sync: { key: syncKey } },
+      scales: { x: { time: false }, metric: { range: [0, 1] } },
+      axes: [
+        { ...axisStyle(), label: "epoch" },
+        { ...axisStyle(), scale: "loss", label: "loss" },
+        {
+          ...axisStyle(),
+          scale: "metric",
+          side: 1,
+          label: "accuracy / metric",
+          grid: { show: false },
+        },
+      ],
+      series: [
+        { label: "epoch" },
+        ...fold.series.map((s, i) => ({
+          label: s.key,
+          scale: s.name.includes("loss") ? "loss" : "metric",
+          stroke: PALETTE[i % PALETTE.length],
+          width: 2,
+          dash: s.split === "val" ? [6, 3] : undefined,
+          points: { show: fold.x.length < 60 },
+        })),
+      ],
+      plugins: [shadeWaste(region)],
+    }),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [fold.series.length, fold.series.map((s) => s.key).join(), region?.from, region?.to, theme],
+  );
+
+  const hasCo2 = fold.kgCo2.some((v) => v !== null);
+  const energyOpts = useCallback(
+    (width: number): uPlot.Options => ({
+      width,
+      height: 160,
+      cursor: { sync: { key: syncKey } },
+      scales: { x: { time: false } },
+      axes: [
+        { ...axisStyle(), label: "epoch" },
+        { ...axisStyle(), scale: "kwh", label: "kWh per epoch" },
+        ...(hasCo2
+          ? [
+              {
+                ...axisStyle(),
+                scale: "co2",
+                side: 1,
+                label: "kg CO₂ per epoch",
+                grid: { show: false },
+              },
+            ]
+          : []),
+      ],
+      series: [
+        { label: "epoch" },
+        {
+          label: "energy (kWh, device)",
+          scale: "kwh",
+          stroke: "#16a34a",
+          fill: "rgba(22,163,74,0.35)",
+          paths: uPlot.paths.bars!({ size: [0.6, 60] }),
+          points: { show: false },
+        },
+        ...(hasCo2
+          ? [
+              {
+                label: "CO₂ (kg)",
+                scale: "co2",
+                stroke: "#64748b",
+                width: 2,
+                points: { show: true },
+              },
+            ]
+          : []),
+      ],
+      plugins: [shadeWaste(region)],
+    }),
+    [hasCo2, region, theme],
+  );
+
+  const metricsData = useMemo(
+    () => [fold.x, ...fold.series.map((s) => s.values)] as uPlot.AlignedData,
+    [fold],
+  );
+  const energyData = useMemo(
+    () => [fold.x, fold.kwh, ...(hasCo2 ? [fold.kgCo2] : [])] as uPlot.AlignedData,
+    [fold, hasCo2],
+  );
+
+  if (epochs.length === 0) {
+    return (
+      <Empty>
+        No epoch has ended yet: per-epoch loss, accuracy and energy appear here as epochs end.
+      </Empty>
+    );
+  }
+  const waste = diag?.waste;
+  return (
+    <div className="epoch-fold">
+      {region && waste && (
+        <p className="waste-label" data-testid="waste-label">
+          <span className="swatch waste" aria-hidden="true" /> Past the optimal stop (epoch{" "}
+          {diag?.optimal_stop_epoch}
+          ): {waste.epochs ?? "—"} epochs wasted — <strong>{kwh(waste.kwh)}</strong>,{" "}
+          {co2(waste.kg_co2)}, {eur(waste.eur)}, {km(waste.car_km)} ({percent(waste.fraction, 0)} of
+          the compute)
+        </p>
+      )}
+      <UPlotChart
+        options={metricsOpts}
+        data={metricsData}
+        label="Loss and accuracy per epoch"
+        testId="epoch-metrics-chart"
+      />
+      <UPlotChart
+        options={energyOpts}
+        data={energyData}
+        label="Energy and CO2 per epoch"
+        testId="epoch-energy-chart"
+      />
+      {!hasCo2 && (
+        <p className="sub">
+          CO₂ per epoch appears once the server reports the run's carbon intensity (diagnostics).
+        </p>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,286 @@
+// Step-level charts (loss, throughput, memory, utilisation, power) from the server's min/max
+// buckets: the band is each bucket's min..max (spikes survive downsampling), the line its last
+// value, optionally smoothed. Dragging zooms and refetches that range at full resolution.
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import uPlot from "uplot";
+import { fetchSeries } from "../lib/data";
+import { bytes, sig } from "../lib/format";
+import {
+  emptyBuckets,
+  fromSeries,
+  mergeBuckets,
+  pointsFor,
+  smooth,
+  timeToEpoch,
+  type Buckets,
+  type EpochEnd,
+} from "../lib/series";
+import { Empty, ErrorBox } from "./States";
+import { UPlotChart, axisStyle, useThemeName } from "./UPlotChart";
+
+export type XMode = "step" | "time" | "epoch";
+
+interface Group {
+  title: string;
+  match: (name: string) => boolean;
+  format?: (v: number) => string;
+}
+
+const GROUPS: Group[] = [
+  { title: "Loss", match: (n) => n === "loss" },
+  { title: "Throughput", match: (n) => n === "samples_per_s" || n === "tokens_per_s" },
+  { title: "Memory", match: (n) => n.endsWith("_bytes"), format: (v) => bytes(v) },
+  { title: "Utilisation", match: (n) => n.endsWith("_percent") },
+  { title: "Power", match: (n) => /power|watt/i.test(n) },
+  { title: "Step time", match: (n) => n.endsWith("_ms") },
+];
+
+/** Groups the run's series for display; names no group claims go to "Other metrics". */
+export function groupSeries(
+  names: string[],
+): { title: string; metrics: string[]; format?: (v: number) => string }[] {
+  const used = new Set<string>();
+  const out = GROUPS.map((g) => {
+    const metrics = names.filter((n) => !used.has(n) && g.match(n));
+    metrics.forEach((m) => used.add(m));
+    return { title: g.title, metrics, format: g.format };
+  });
+  const rest = names.filter((n) => !used.has(n) && n !== "samples" && n !== "tokens");
+  out.push({ title: "Other metrics", metrics: rest, format: undefined });
+  return out.filter((g) => g.metrics.length > 0);
+}
+
+interface ChartProps {
+  runId: string;
+  metric: string;
+  xMode: XMode;
+  smoothing: number;
+  epochEnds: EpochEnd[];
+  startTs: number;
+  liveTick: number;
+  format?: (v: number) => string;
+}
+
+/** Maps a display-x range back to the server's axis (step or time) for a finer fetch. */
+function rawRange(raw: number[], shown: (number | null)[], min: number, max: number) {
+  let from = Infinity;
+  let to = -Infinity;
+  for (let i = 0; i < raw.length; i++) {
+    const v = shown[i];
+    if (v === null) continue;
+    if (v >= min && from === Infinity) from = i > 0 ? raw[i - 1] : raw[i];
+    if (v <= max) to = i + 1 < raw.length ? raw[i + 1] : raw[i];
+  }
+  return Number.isFinite(from) && Number.isFinite(to) && to > from ? { from, to } : null;
+}
+
+function StepChart({
+  runId,
+  metric,
+  xMode,
+  smoothing,
+  epochEnds,
+  startTs,
+  liveTick,
+  format,
+}: ChartProps) {
+  const theme = useThemeName();
+  const [buckets, setBuckets] = useState<Buckets>(emptyBuckets());
+  const [inRange, setInRange] = useState<number | null>(null);
+  const [error, setError] = useState<Error>();
+  const [zoomed, setZoomed] = useState(false);
+  const host = useRef<HTMLDivElement>(null);
+  const serverAxis = xMode === "step" ? "step" : "time";
+  const width = () => host.current?.clientWidth ?? 800;
+
+  // The overview: refetched when the axis changes and on live updates unless the user zoomed.
+  useEffect(() => {
+    if (zoomed) return;
+    let cancelled = false;
+    fetchSeries(runId, metric, serverAxis, pointsFor(width())).then(
+      (s) => {
+        if (cancelled) return;
+        setBuckets(fromSeries(s));
+        setInRange(s.points_in_range);
+        setError(undefined);
+      },
+      (e: Error) => !cancelled && setError(e),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [runId, metric, serverAxis, liveTick, zoomed]);
+
+  const shownX = useMemo(
+    () => (xMode === "epoch" ? timeToEpoch(buckets.x, epochEnds, startTs) : buckets.x),
+    [buckets.x, xMode, epochEnds, startTs],
+  );
+  const data = useMemo(() => {
+    const keep = shownX.map((v) => v !== null);
+    const pick = <T,>(a: T[]) => a.filter((_, i) => keep[i]);
+    return [
+      pick(shownX) as number[],
+      pick(smooth(buckets.last, smoothing)),
+      pick(buckets.min),
+      pick(buckets.max),
+    ] as uPlot.AlignedData;
+  }, [shownX, buckets, smoothing]);
+
+  const bucketsRef = useRef(buckets);
+  bucketsRef.current = buckets;
+  const shownRef = useRef(shownX);
+  shownRef.current = shownX;
+  const zoomTimer = useRef<ReturnType<typeof setTimeout>>();
+
+  const onZoom = useCallback(
+    (u: uPlot) => {
+      const min = u.scales.x.min;
+      const max = u.scales.x.max;
+      const xs = u.data[0];
+      if (min === undefined || max === undefined || xs.length < 2) return;
+      const full = min <= xs[0] && max >= xs[xs.length - 1];
+      if (full) {
+        setZoomed(false);
+        return;
+      }
+      setZoomed(true);
+      clearTimeout(zoomTimer.current);
+      zoomTimer.current = setTimeout(() => {
+        const range = rawRange(bucketsRef.current.x, shownRef.current, min, max);
+        if (!range) return;
+        fetchSeries(runId, metric, serverAxis, pointsFor(u.width), range).then(
+          (s) => setBuckets((b) => mergeBuckets(b, fromSeries(s), range.from, range.to)),
+          (e: Error) => setError(e),
+        );
+      }, 150);
+    },
+    [runId, metric, serverAxis],
+  );
+
+  const options = useCallback(
+    (w: number): uPlot.Options => ({
+      width: w,
+      height: 170,
+      scales: { x: { time: xMode === "time" } },
+      cursor: { drag: { x: true, y: false } },
+      axes: [
+        { ...axisStyle(), label: xMode },
+        {
+          ...axisStyle(),
+          size: 70,
+          values: (_u, vals) => vals.map((v) => (format ? format(v) : sig(v, 3))),
+        },
+      ],
+      series: [
+        { label: xMode },
+        {
+          label: smoothing > 0 ? `${metric} (smoothed)` : metric,
+          stroke: "#3b82f6",
+          width: 1.5,
+          points: { show: false },
+        },
+        { label: "min", stroke: "transparent", points: { show: false } },
+        { label: "max", stroke: "transparent", points: { show: false } },
+      ],
+      bands: [{ series: [3, 2], fill: "rgba(59,130,246,0.18)" }],
+      legend: { show: true },
+      hooks: { setScale: [(u, key) => key === "x" && onZoom(u)] },
+    }),
+    [xMode, smoothing, metric, format, onZoom, theme],
+  );
+
+  return (
+    <figure className="step-chart" ref={host}>
+      <figcaption>
+        <span>{metric}</span>
+        <span className="sub">
+          {inRange !== null && `${inRange.toLocaleString()} points`}
+          {zoomed && " · zoomed (double-click to reset)"}
+        </span>
+      </figcaption>
+      {error ? (
+        <ErrorBox error={error} />
+      ) : buckets.x.length === 0 ? (
+        <Empty>No values yet.</Empty>
+      ) : xMode === "epoch" && epochEnds.length === 0 ? (
+        <Empty>The epoch axis needs at least one finished epoch.</Empty>
+      ) : (
+        <UPlotChart
+          options={options}
+          data={data}
+          keepScales={zoomed}
+          label={`${metric} by ${xMode}`}
+          testId={`step-chart-${metric}`}
+        />
+      )}
+    </figure>
+  );
+}
+
+export function StepCharts(props: {
+  runId: string;
+  names: string[];
+  epochEnds: EpochEnd[];
+  startTs: number;
+  liveTick: number;
+}) {
+  const [xMode, setXMode] = useState<XMode>("step");
+  const [smoothing, setSmoothing] = useState(0);
+  const groups = useMemo(() => groupSeries(props.names), [props.names]);
+  if (props.names.length === 0) return <Empty>No step telemetry yet.</Empty>;
+  return (
+    <div>
+      <div className="toolbar">
+        <fieldset className="segmented">
+          <legend>x axis</legend>
+          {(["step", "epoch", "time"] as XMode[]).map((m) => (
+            <label key={m}>
+              <input
+                type="radio"
+                name="xmode"
+                value={m}
+                checked={xMode === m}
+                onChange={() => setXMode(m)}
+              />
+              {m}
+            </label>
+          ))}
+        </fieldset>
+        <label>
+          Smoothing {smoothing.toFixed(2)}
+          <input
+            type="range"
+            min={0}
+            max={0.99}
+            step={0.01}
+            value={smoothing}
+            onChange={(e) => setSmoothing(Number(e.target.value))}
+          />
+        </label>
+        <span className="sub">
+          Drag on a chart to zoom (refetches finer data); double-click to reset.
+        </span>
+      </div>
+      {groups.map((g) => (
+        <section key={g.title} className="chart-group" aria-label={g.title}>
+          <h3>{g.title}</h3>
+          <div className="chart-grid">
+            {g.metrics.map((m) => (
+              <StepChart
+                key={m}
+                runId={props.runId}
+                metric={m}
+                xMode={xMode}
+                smoothing={smoothing}
+                epochEnds={props.epochEnds}
+                startTs={props.startTs}
+                liveTick={props.liveTick}
+                format={g.format}
+              />
+            ))}
+          </div>
+        </section>
+      ))}
+    </div>
+  );
+}

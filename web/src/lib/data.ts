@@ -1,0 +1,59 @@
+// The API calls the pages make, typed by the generated client.
+import { api, optional, unwrap, type Diagnostics, type Epoch } from "../api/client";
+
+export async function fetchRuns() {
+  return unwrap(await api.GET("/api/v1/runs", { params: { query: { limit: 500 } } }));
+}
+
+export async function fetchRun(id: string) {
+  return unwrap(await api.GET("/api/v1/runs/{id}", { params: { path: { id } } }));
+}
+
+export async function fetchEpochs(id: string): Promise<Epoch[]> {
+  return unwrap(await api.GET("/api/v1/runs/{id}/epochs", { params: { path: { id } } })).epochs;
+}
+
+/** The diagnostics document, or undefined while the server has no diagnostics endpoint. */
+export async function fetchDiagnostics(id: string): Promise<Diagnostics | undefined> {
+  return optional(await api.GET("/api/v1/runs/{id}/diagnostics", { params: { path: { id } } }));
+}
+
+export async function fetchSeriesNames(id: string): Promise<string[]> {
+  return unwrap(await api.GET("/api/v1/runs/{id}/series", { params: { path: { id } } })).series;
+}
+
+export async function fetchSeries(
+  id: string,
+  metric: string,
+  x: "step" | "time",
+  points: number,
+  range?: { from: number; to: number },
+) {
+  return unwrap(
+    await api.GET("/api/v1/runs/{id}/series/{metric}", {
+      params: { path: { id, metric }, query: { x, points, ...(range ?? {}) } },
+    }),
+  );
+}
+
+/** The newest layer-statistics sample of each layer, looking back from the run's last step. */
+export async function fetchLatestLayers(id: string, lastStep: number | null) {
+  const from = lastStep === null ? 0 : Math.max(0, lastStep - 5000);
+  const res = unwrap(
+    await api.GET("/api/v1/runs/{id}/layers", {
+      params: { path: { id }, query: { from_step: from, limit: 20000 } },
+    }),
+  );
+  const latest = new Map<
+    string,
+    (typeof res.samples)[number]["layers"][number] & { step: number }
+  >();
+  for (const s of res.samples)
+    for (const l of s.layers) latest.set(l.layer, { ...l, step: s.step });
+  return latest;
+}
+
+export async function postAction(id: string, body: import("../api/client").ActionRequest) {
+  const res = await api.POST("/api/v1/runs/{id}/actions", { params: { path: { id } }, body });
+  return unwrap(res);
+}
