@@ -27,6 +27,9 @@ Diagnosis Diagnose(const RunTelemetry& run, const Thresholds& thresholds) {
   d.findings = sink.Take();
   std::stable_sort(d.findings.begin(), d.findings.end(), MoreSevere);
   Grade(run, d);
+  d.stopping = AnalyseStopping(run, thresholds);
+  d.waste = WasteAfter(run, d.stopping);
+  d.forecast = ForecastRun(run, thresholds);
   d.spent = FootprintOf(run.total_joules(), run.carbon);
   return d;
 }
