@@ -9,6 +9,7 @@
 #include "api/routes.hpp"
 #include "http/server.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "web/static_files.hpp"
 
 namespace atlas::cli {
 namespace {
@@ -51,6 +52,11 @@ int Serve(const ServeOptions& options) {
 
   http::Router router;
   api::AddRoutes(router, *store, api::ApiOptions{.limits = {}, .version = ATLAS_VERSION});
+  // After the API, so the dashboard's routes can never shadow it.
+  const std::string web_dir = web::ResolveWebDir(options.web_dir);
+  if (!web::AddRoutes(router, web_dir)) {
+    spdlog::warn("the dashboard is not built in {}; serving the API only", web_dir);
+  }
 
   http::ServerOptions server_options;
   server_options.host = options.host;

@@ -17,6 +17,7 @@ struct ServeOptions {
   int threads = 0;                     // 0: one per core, at least 2
   std::size_t body_limit = 32u << 20;  // request bodies on the wire
   bool log_requests = true;
+  std::string web_dir;  // the built dashboard; empty: $ATLAS_WEB_DIR, else the build's web/dist
 };
 
 // The default data directory: $ATLAS_DATA_DIR, else $HOME/.atlas, else ./.atlas.

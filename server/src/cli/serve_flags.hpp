@@ -16,6 +16,9 @@ inline void AddServeFlags(CLI::App& app, ServeOptions& options) {
   app.add_option("--threads", options.threads, "Server threads (default: one per core, >= 2)");
   app.add_option("--body-limit", options.body_limit,
                  "Largest request body in bytes (default 32 MiB)");
+  app.add_option(
+      "--web-dir", options.web_dir,
+      "The built dashboard served at / (default $ATLAS_WEB_DIR, else the build's web/dist)");
   app.add_flag("!--no-request-log", options.log_requests, "Do not log each request");
 }
 
