@@ -13,9 +13,22 @@ export async function fetchEpochs(id: string): Promise<Epoch[]> {
   return unwrap(await api.GET("/api/v1/runs/{id}/epochs", { params: { path: { id } } })).epochs;
 }
 
+// When the server answered that it has no diagnostics route, it is not asked again for a minute:
+// each such request is a failed load in the browser's console, and the answer will not change
+// until the server is upgraded.
+let diagnosticsMissingUntil = 0;
+
 /** The diagnostics document, or undefined while the server has no diagnostics endpoint. */
 export async function fetchDiagnostics(id: string): Promise<Diagnostics | undefined> {
-  return optional(await api.GET("/api/v1/runs/{id}/diagnostics", { params: { path: { id } } }));
+  if (Date.now() < diagnosticsMissingUntil) return undefined;
+  const res = await api.GET("/api/v1/runs/{id}/diagnostics", { params: { path: { id } } });
+  if (
+    res.response.status === 404 &&
+    (res.error as { field?: string } | undefined)?.field === "path"
+  ) {
+    diagnosticsMissingUntil = Date.now() + 60000;
+  }
+  return optional(res);
 }
 
 export async function fetchSeriesNames(id: string): Promise<string[]> {

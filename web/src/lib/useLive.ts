@@ -2,6 +2,9 @@
 import { useEffect, useRef, useState } from "react";
 import { LiveStream, type SseEvent } from "./live";
 
+// Streams the server answered 404 for: not asked again for a minute (see fetchDiagnostics).
+const missingUntil = new Map<string, number>();
+
 export type LiveMode = "open" | "polling" | "connecting" | "retrying" | "idle";
 
 /**
@@ -23,6 +26,10 @@ export function useLiveRefresh(
   onEventRef.current = onEvent;
 
   useEffect(() => {
+    if ((missingUntil.get(url) ?? 0) > Date.now()) {
+      setUnavailable(true);
+      return;
+    }
     let pending: ReturnType<typeof setTimeout> | null = null;
     const stream = new LiveStream(
       url,
@@ -36,8 +43,10 @@ export function useLiveRefresh(
         }
       },
       (s) => {
-        if (s === "unavailable") setUnavailable(true);
-        else if (s === "open") setMode("open");
+        if (s === "unavailable") {
+          missingUntil.set(url, Date.now() + 60000);
+          setUnavailable(true);
+        } else if (s === "open") setMode("open");
         else if (s === "retrying" || s === "connecting") setMode(s);
       },
     );

@@ -102,6 +102,8 @@ export function RunPage({ id }: { id: string }) {
     [epochs.data],
   );
   const methods = useMemo(() => energyMethods(epochs.data ?? []), [epochs.data]);
+  const scores = useMemo(() => diag.data?.layer_scores ?? {}, [diag.data]);
+  const allFindings = useMemo(() => diag.data?.findings ?? [], [diag.data]);
   const moments = useMemo(
     () => pendingMoments(keyMoments(diag.data), answered),
     [diag.data, answered],
@@ -131,8 +133,9 @@ export function RunPage({ id }: { id: string }) {
           <h1 id="run-title">{r.name}</h1>
           <div className="sub">
             {r.project} · <code>{r.id}</code> · <StatusBadge status={r.status} />
-            {r.status_reason && ` (${r.status_reason})`} · step {r.totals.last_step ?? "—"} ·{" "}
-            {r.totals.epochs} epochs · {duration(runDuration(r, Date.now() / 1000))}
+            {r.status_reason && ` (${r.status_reason})`} · step{" "}
+            <span data-testid="last-step">{r.totals.last_step ?? "—"}</span> · {r.totals.epochs}{" "}
+            epochs · {duration(runDuration(r, Date.now() / 1000))}
             {d && ` · score ${Math.round(d.score)}/100`}
           </div>
           <LiveBadge mode={running ? live : "idle"} lastUpdate={lastUpdate} />
@@ -252,8 +255,8 @@ export function RunPage({ id }: { id: string }) {
           <Layers
             root={tree}
             stats={layers.data}
-            scores={d?.layer_scores ?? {}}
-            findings={d?.findings ?? []}
+            scores={scores}
+            findings={allFindings}
             selected={selected}
             onSelect={setSelected}
           />
