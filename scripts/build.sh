@@ -15,3 +15,6 @@ done_msg "built: $BUILD_DIR/server/src/cli/atlasd and $BUILD_DIR/server/src/cli/
 
 # The Python Observer (atlas_observatory: libatlas + its nanobind binding) into .venv.
 scripts/install_python.sh
+
+# The dashboard (web/) into web/dist, which atlasd serves at /.
+scripts/build_web.sh

@@ -48,4 +48,7 @@ step "ruff and mypy (Python)"
 .venv/bin/ruff check "${PY_PATHS[@]}"
 .venv/bin/ruff format --check "${PY_PATHS[@]}"
 .venv/bin/mypy
+
+step "Dashboard: TypeScript (tsc --noEmit) and Prettier"
+(cd web && npx tsc --noEmit && npx prettier --check .)
 done_msg "lint clean"

@@ -13,6 +13,7 @@ APT_PACKAGES=(
   libcli11-dev libsqlite3-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libgtest-dev
   clang-format clang-tidy
   python3 python3-venv python3-dev
+  chromium
 )
 
 install_system_packages() {
@@ -30,6 +31,20 @@ install_system_packages() {
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Node.js and npm for the dashboard (web/): Debian's packages (Node 18 on Debian 12) unless a Node
+# is already installed (e.g. from NodeSource), whose npm must not be replaced by Debian's.
+install_node() {
+  step "Node.js (the dashboard's build and tests)"
+  if command -v node >/dev/null && command -v npm >/dev/null; then
+    info "node $(node --version), npm $(npm --version) present"
+    return
+  fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
 }
 
 setup_python() {
@@ -54,5 +69,6 @@ setup_python() {
 }
 
 install_system_packages
+install_node
 setup_python
 done_msg "set-up complete"

@@ -18,5 +18,11 @@ step "Integration tests: a real atlasd on loopback (pytest)"
 step "Observer tests: real PyTorch training against a real atlasd (pytest)"
 .venv/bin/python -m pytest -q tests/python
 
+step "Dashboard unit tests (Vitest)"
+(cd web && npx vitest run)
+
+step "Dashboard end to end: real atlasd, real training, Debian's Chromium (playwright-core)"
+(cd web && npm run --silent e2e)
+
 scripts/lint.sh
 done_msg "all tests and linters passed"

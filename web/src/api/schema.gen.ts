@@ -557,7 +557,7 @@ export interface components {
     };
     ActionRequest: {
       /** @enum {string} */
-      action: "stop" | "pause" | "resume" | "adjust";
+      action: "stop" | "pause" | "resume" | "adjust" | "hold";
       /**
        * @description stop: at the end of the current step or epoch
        * @enum {string}
@@ -582,11 +582,26 @@ export interface components {
       created_at?: number;
       delivered_at?: number | null;
       applied_at?: number | null;
-      outcome?: string;
+      /** @enum {string|null} */
+      outcome?: "applied" | "rejected" | "expired" | null;
       detail?: string;
+      state?: components["schemas"]["ControlState"];
     } & {
       [key: string]: unknown;
     };
+    /**
+     * @description The run's control state (docs/control.md); held_for_decision is "waiting for a decision".
+     * @enum {string}
+     */
+    ControlState:
+      | "running"
+      | "pausing"
+      | "paused"
+      | "holding"
+      | "held_for_decision"
+      | "resuming"
+      | "stopping"
+      | "finished";
   };
   responses: {
     /** @description An error naming the field and the reason. */
@@ -1068,6 +1083,13 @@ export interface operations {
         content: {
           "application/json": {
             actions: components["schemas"]["Action"][];
+            run_id?: string;
+            /** @enum {string} */
+            run_status?: "running" | "completed" | "failed" | "stopped";
+            state?: components["schemas"]["ControlState"];
+            registration?: {
+              [key: string]: unknown;
+            };
           };
         };
       };
