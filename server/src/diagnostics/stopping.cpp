@@ -84,8 +84,8 @@ Stopping AnalyseStopping(const RunTelemetry& run, const Thresholds& t) {
   st.online_stop_epoch = OnlineStop(s, sigma, validation, t);
   st.online_rule =
       "no improvement beyond max(" + Fmt(t.Get("convergence.past_optimal_stop.noise_k")) +
-      " sigma, " + Pct(t.Get("convergence.past_optimal_stop.min_rel_delta")) + " of best) for " +
-      Fmt(t.Get("convergence.past_optimal_stop.patience")) + " epochs" +
+      " sigma, " + Fmt(100 * t.Get("convergence.past_optimal_stop.min_rel_delta")) +
+      "% of best) for " + Fmt(t.Get("convergence.past_optimal_stop.patience")) + " epochs" +
       (validation ? ", or GL > " + Fmt(t.Get("convergence.past_optimal_stop.gl_alpha")) + "%" : "");
   st.pitch_rule_epoch = PitchRule(s, t);
   return st;
