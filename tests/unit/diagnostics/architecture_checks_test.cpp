@@ -216,11 +216,39 @@ TEST(ArchitectureCollapsibleLinear, FiresOnLinearLinearInASequential) {
   ASSERT_TRUE(findings[0].energy_at_stake);
 }
 
+// The zoo's CollapsibleMLP: a custom module registering flat, proj1, proj2, act, head and
+// calling head(act(proj2(proj1(flat(x))))).
+json CustomCollapsible(bool activation_modules) {
+  json m = json::array({
+      Module("", "CollapsibleMLP", "<root>", 0, {32, 1, 8, 8}, {32, 10}, 52480),
+      Module("flat", "Flatten", "", 0, {32, 1, 8, 8}, {32, 64}, 0),
+      Module("proj1", "Linear", "", 8320, {32, 64}, {32, 128}, 16384),
+      Module("proj2", "Linear", "", 16512, {32, 128}, {32, 128}, 32768),
+      Module("act", "ReLU", "", 0, {32, 128}, {32, 128}, 128),
+      Module("head", "Linear", "", 1290, {32, 128}, {32, 10}, 2560),
+  });
+  if (!activation_modules) m.erase(4);
+  return m;
+}
+
+TEST(ArchitectureCollapsibleLinear, FiresOnAdjacentLinearsOfACustomModule) {
+  const auto findings = RunCheck("architecture.collapsible_linear", Model(CustomCollapsible(true)));
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].layer, "proj2");
+  EXPECT_NE(findings[0].evidence["basis"].get<std::string>().find("registration order"),
+            std::string::npos);
+}
+
+TEST(ArchitectureCollapsibleLinear, SilentOnCustomModulesWithFunctionalActivations) {
+  // No activation module anywhere: the forward applies them functionally, maybe between.
+  EXPECT_TRUE(RunCheck("architecture.collapsible_linear", Model(CustomCollapsible(false))).empty());
+}
+
 TEST(ArchitectureCollapsibleLinear, SilentOnLowRankPairsActivationsAndCustomForwards) {
   EXPECT_TRUE(
       RunCheck("architecture.collapsible_linear", Model(LinearPair(8, "Sequential"))).empty());
   EXPECT_TRUE(RunCheck("architecture.collapsible_linear", Model(MlpModules())).empty());
-  // A custom module's forward may apply F.relu between them: its order proves nothing.
+  // A custom module separating them by a Dropout: its forward may do anything in between.
   EXPECT_TRUE(RunCheck("architecture.collapsible_linear", Model(LinearPair(128, "Net"))).empty());
   EXPECT_TRUE(RunCheck("architecture.collapsible_linear", Model(TransformerModules())).empty());
 }

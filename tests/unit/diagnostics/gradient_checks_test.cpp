@@ -86,7 +86,8 @@ TEST(GradientExploding, FiresOnTheFirstOverLastRatio) {
   SetGrads(run, 80, 5, 0.5);
   const auto findings = RunCheck("gradient.exploding", run);
   ASSERT_EQ(findings.size(), 1u);
-  EXPECT_EQ(findings[0].layer, "0");
+  EXPECT_FALSE(findings[0].layer);  // run-wide; the evidence names the layer
+  EXPECT_EQ(findings[0].evidence["layer"], "0");
   EXPECT_EQ(findings[0].evidence["rule"], "first/last ratio");
 }
 
@@ -95,7 +96,7 @@ TEST(GradientExploding, FiresOnAHugeNormAndOnGrowth) {
   SetGrads(run, 0.5, 2000, 0.5, 5);
   auto findings = RunCheck("gradient.exploding", run);
   ASSERT_EQ(findings.size(), 1u);
-  EXPECT_EQ(findings[0].layer, "2");
+  EXPECT_EQ(findings[0].evidence["layer"], "2");
   EXPECT_EQ(findings[0].evidence["rule"], "total norm");
   run = HealthyRun();
   SetGrads(run, 40, 60, 50, 5);  // ~100x the first sample's total norm of ~0.77

@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "diagnostics/check.hpp"
@@ -372,9 +373,50 @@ void CheckRedundant(const RunTelemetry& run, const Thresholds& t, FindingSink& s
 
 // ----- architecture.collapsible_linear -----
 
-void CheckCollapsibleLinear(const RunTelemetry& run, const Thresholds& /*t*/, FindingSink& sink) {
+// Whether the model writes its non-linearities as modules (so a custom forward with no module
+// between two Linear layers most likely applies none).
+bool HasActivationModules(const RunTelemetry& run) {
+  return std::any_of(run.modules.begin(), run.modules.end(),
+                     [](const ModuleNode& m) { return checks::IsActivation(m.info.type); });
+}
+
+// Pairs of Linear layers with no non-linearity between them, and how that is known: adjacent in
+// an nn.Sequential (certain), or adjacent leaves of one custom module whose shapes chain, in a
+// model that registers its activations as modules elsewhere (a custom forward could still apply
+// F.relu between them, which no module record shows; PyTorch's transformer layers do exactly
+// that and are left out).
+std::vector<std::tuple<const ModuleNode*, const ModuleNode*, std::string>> LinearPairs(
+    const RunTelemetry& run) {
+  std::vector<std::tuple<const ModuleNode*, const ModuleNode*, std::string>> out;
   for (const auto& [first, second] : SequentialPairs(run)) {
-    if (first->info.type != "Linear" || second->info.type != "Linear") continue;
+    if (first->info.type == "Linear" && second->info.type == "Linear") {
+      out.emplace_back(first, second, "adjacent in an nn.Sequential");
+    }
+  }
+  if (!HasActivationModules(run)) return out;
+  const std::vector<const ModuleNode*> leaves = checks::Leaves(run);
+  for (std::size_t i = 0; i + 1 < leaves.size(); ++i) {
+    const ModuleNode* a = leaves[i];
+    const ModuleNode* b = leaves[i + 1];
+    if (a->info.type != "Linear" || b->info.type != "Linear" || a->info.parent != b->info.parent) {
+      continue;
+    }
+    const ModuleNode* parent = checks::ParentOf(run, *a);
+    if (parent == nullptr || parent->info.type == "Sequential" ||
+        KindOf(parent->info.type) == Kind::kAttention) {
+      continue;
+    }
+    const std::vector<std::int64_t> out_a = ShapeOf(a->info.output_shape);
+    if (out_a.empty() || out_a != ShapeOf(b->info.input_shape)) continue;
+    out.emplace_back(a, b,
+                     "consecutive in registration order, shapes chain, and the model's other "
+                     "non-linearities are modules");
+  }
+  return out;
+}
+
+void CheckCollapsibleLinear(const RunTelemetry& run, const Thresholds& /*t*/, FindingSink& sink) {
+  for (const auto& [first, second, basis] : LinearPairs(run)) {
     const std::int64_t in = LastDim(first->info.input_shape);
     const std::int64_t hidden = LastDim(first->info.output_shape);
     const std::int64_t out = LastDim(second->info.output_shape);
@@ -387,9 +429,10 @@ void CheckCollapsibleLinear(const RunTelemetry& run, const Thresholds& /*t*/, Fi
         ArchFinding("architecture.collapsible_linear", Severity::kWarning, second->info.name);
     f.title = first->info.name + " and " + second->info.name +
               " are two linear maps with no non-linearity between them";
-    f.evidence = {{"first", first->info.name}, {"second", second->info.name},
-                  {"in_features", in},         {"hidden_features", hidden},
-                  {"out_features", out},       {"flop_saving_if_merged", saving}};
+    f.evidence = {
+        {"first", first->info.name},      {"second", second->info.name}, {"in_features", in},
+        {"hidden_features", hidden},      {"out_features", out},         {"basis", basis},
+        {"flop_saving_if_merged", saving}};
     f.why =
         "Two Linear layers in a row compose to a single linear map W2 W1: the pair has the "
         "expressive power of one layer but costs the parameters and FLOPs of two.";

@@ -188,13 +188,16 @@ void CheckExploding(const RunTelemetry& run, const Thresholds& t, FindingSink& s
       std::max_element(p.norms.begin(), p.norms.end(),
                        [](const auto& a, const auto& b) { return a.second < b.second; });
   const std::string& layer = by_ratio ? *p.norms.front().first : *top->first;
-  Finding f = GradientFinding("gradient.exploding", Severity::kWarning, layer);
+  // Run-wide: an explosion is a property of the whole optimisation (learning rate, loss
+  // scale), whichever layer shows it first; the evidence names that layer.
+  Finding f = GradientFinding("gradient.exploding", Severity::kWarning, std::nullopt);
   f.epochs = by_ratio ? EpochsOf(ratio_hits) : EpochsOf(window);
   f.title = by_ratio ? "exploding gradients: " + layer + " gets " + Fmt(p.ratio()) +
                            "x the gradient of " + *p.norms.back().first
                      : "exploding gradients: total norm " + Fmt(p.total_norm) +
                            (by_growth ? " (" + Fmt(growth) + "x its first value)" : "");
   f.evidence = {{"step", p.record->step},
+                {"layer", layer},
                 {"rule", by_ratio ? "first/last ratio" : (by_norm ? "total norm" : "growth")},
                 {"first_over_last", p.ratio()},
                 {"total_grad_norm", p.total_norm},

@@ -400,6 +400,11 @@ void CheckNearZeroWeights(const RunTelemetry& run, const Thresholds& t, FindingS
   const double sparsity_warning = t.Get("layer.near_zero_weights.warning_sparsity");
   const double collapse = t.Get("layer.near_zero_weights.collapse_scale");
   for (const LayerHistory& h : checks::LayerHistories(run)) {
+    // Normalisation layers start with zero biases by design: only Conv/Linear weights count.
+    if (const ModuleNode* m = run.FindModule(h.layer)) {
+      const checks::Kind kind = checks::KindOf(m->info.type);
+      if (kind != checks::Kind::kConv && kind != checks::Kind::kLinear) continue;
+    }
     const auto last = h.Last(1);
     if (last.empty()) continue;
     const model::LayerStat& s = *last.front().stat;
