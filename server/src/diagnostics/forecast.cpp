@@ -114,10 +114,10 @@ Forecast ForecastRun(const RunTelemetry& run, const Thresholds& t) {
   fc.plateau_value = fit.a;
 
   // The plateau: the first epoch whose remaining improvement (the fit's distance to its
-  // asymptote) is within the stopping tolerance of the asymptote, or within the metric's noise.
+  // asymptote) is within the stopping tolerance of the asymptote, or within the fit's residual
+  // deviation (the metric's noise around the curve: a smaller gap could not be observed).
   const double within =
-      std::max(t.Get("convergence.past_optimal_stop.tolerance") * std::fabs(fit.a),
-               std::max(NoiseSigma(s.values), fit.rmse));
+      std::max(t.Get("convergence.past_optimal_stop.tolerance") * std::fabs(fit.a), fit.rmse);
   for (std::int64_t e = 0; e <= kMaxPlateauEpoch; ++e) {
     const double xe = static_cast<double>(e + 1);
     const double gap = fit.b * (use_power ? std::pow(xe, -fit.shape) : std::exp(-fit.shape * xe));

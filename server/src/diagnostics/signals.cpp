@@ -53,16 +53,31 @@ double Median(std::vector<double> values) {
   return (lower + upper) / 2;
 }
 
-double NoiseSigma(const std::vector<double>& values) {
-  if (values.size() < 3) return 0;
+namespace {
+
+// The robust deviation of the second differences of values[first..], scaled to the values'.
+double SecondDifferenceSigma(const std::vector<double>& values, std::size_t first) {
+  if (values.size() < first + 3) return std::nan("");
   std::vector<double> second;
-  second.reserve(values.size() - 2);
-  for (std::size_t i = 2; i < values.size(); ++i) {
+  second.reserve(values.size() - first - 2);
+  for (std::size_t i = first + 2; i < values.size(); ++i) {
     second.push_back(std::fabs(values[i] - 2 * values[i - 1] + values[i - 2]));
   }
   // For white noise of deviation s, a second difference has deviation s * sqrt(6); the median
   // absolute value of a normal variable is 0.6745 of its deviation.
   return 1.4826 * Median(std::move(second)) / std::sqrt(6.0);
+}
+
+}  // namespace
+
+double NoiseSigma(const std::vector<double>& values) {
+  const double all = SecondDifferenceSigma(values, 0);
+  if (std::isnan(all)) return 0;
+  // Two estimates, each biased upwards in its own way: over the whole series by the early bend
+  // of a learning curve (a bend is not noise), over the later half by a single kink weighing
+  // more among few values. The smaller is the better estimate of the noise.
+  const double later = values.size() >= 6 ? SecondDifferenceSigma(values, values.size() / 2) : all;
+  return std::min(all, later);
 }
 
 std::optional<double> EpochSeconds(const RunTelemetry& run, std::size_t i) {

@@ -35,7 +35,9 @@ EpochSeries StoppingSeries(const RunTelemetry& run);
 
 // The epoch-to-epoch noise (standard deviation) of a series around its smooth trend: the
 // median absolute second difference, scaled to a standard deviation (1.4826 / sqrt(6)), so a
-// steady trend does not count as noise. 0 with fewer than three values.
+// steady trend does not count as noise; from six values on, the smaller of that estimate and
+// the same over the later half (the early bend of a learning curve is not noise). 0 with
+// fewer than three values.
 double NoiseSigma(const std::vector<double>& values);
 
 // The median of `values` (NaN when empty).
