@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
@@ -43,6 +44,13 @@ double Mean(const std::vector<double>& v) {
   double sum = 0;
   for (double x : v) sum += x;
   return sum / static_cast<double>(v.size());
+}
+
+// The parts joined, in one allocation.
+std::string Concat(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view p : parts) out += p;
+  return out;
 }
 
 std::size_t Count(const Thresholds& t, std::string_view key) {
@@ -165,10 +173,10 @@ void CheckDead(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) 
         "A dead ReLU unit outputs 0 for every input, so it passes no gradient and never "
         "recovers: the FLOPs that compute it in every forward and backward pass buy nothing, and "
         "the layer has less capacity than you pay for.";
-    f.fix = "Lower the learning rate; initialise " + producer;
-    f.fix += " with `nn.init.kaiming_normal_(" + producer + ".weight, nonlinearity=\"relu\")`; ";
-    f.fix += "add a `nn.BatchNorm` before " + h.layer + ", or replace " + h.layer +
-             " with `nn.LeakyReLU(0.01)`.";
+    f.fix =
+        Concat({"Lower the learning rate; initialise ", producer, " with `nn.init.kaiming_normal_(",
+                producer, ".weight, nonlinearity=\"relu\")`; add a `nn.BatchNorm` before ", h.layer,
+                ", or replace ", h.layer, " with `nn.LeakyReLU(0.01)`."});
     f.energy_at_stake = WastedProducerEnergy(run, h.layer, *dead);
     sink.Add(std::move(f));
   }
@@ -271,9 +279,10 @@ void CheckSaturated(const RunTelemetry& run, const Thresholds& t, FindingSink& s
         "the layers below it: training slows or stalls while every step still costs full "
         "compute.";
     const std::string producer = ProducerName(run, h.layer);
-    f.fix = "Normalise the input of " + h.layer + " (add `nn.BatchNorm1d`/`nn.LayerNorm` after ";
-    f.fix += producer + "), initialise " + producer + " with `nn.init.xavier_uniform_`, ";
-    f.fix += "lower the learning rate, or use `nn.ReLU()`/`nn.GELU()` in place of " + h.layer + ".";
+    f.fix = Concat(
+        {"Normalise the input of ", h.layer, " (add `nn.BatchNorm1d`/`nn.LayerNorm` after ",
+         producer, "), initialise ", producer, " with `nn.init.xavier_uniform_`, ",
+         "lower the learning rate, or use `nn.ReLU()`/`nn.GELU()` in place of ", h.layer, "."});
     f.energy_at_stake = WastedProducerEnergy(run, h.layer, fraction);
     sink.Add(std::move(f));
   }
