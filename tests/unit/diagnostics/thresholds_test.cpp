@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "diagnostics/check.hpp"
@@ -56,6 +58,24 @@ TEST(Thresholds, NonNumbersAreRejected) {
   EXPECT_FALSE(Thresholds::WithOverrides({{"carbon.spike.factor", "ten"}}).ok());
   EXPECT_FALSE(Thresholds::WithOverrides(nlohmann::json::array({1, 2})).ok());
   EXPECT_TRUE(Thresholds::WithOverrides(nullptr).ok());
+}
+
+// docs/diagnostics.md documents every check and every threshold (its table is generated from
+// kThresholdTable; this test catches a threshold or a check added without its documentation).
+TEST(Docs, DocumentEveryCheckAndThreshold) {
+  std::ifstream in(ATLAS_DOCS_DIR "/diagnostics.md");
+  ASSERT_TRUE(in) << "cannot read docs/diagnostics.md";
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  for (const CheckInfo& c : AllChecks()) {
+    EXPECT_NE(doc.find("`" + std::string(c.id) + "`"), std::string::npos)
+        << c.id << " is not documented";
+  }
+  for (const ThresholdInfo& t : ThresholdTable()) {
+    EXPECT_NE(doc.find("`" + std::string(t.key) + "`"), std::string::npos)
+        << t.key << " is missing from the thresholds table";
+  }
 }
 
 }  // namespace
