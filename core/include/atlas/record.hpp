@@ -38,6 +38,8 @@ enum class StepField : std::uint8_t {
   kCpuPercent,
   kGpuUtilPercent,
   kLearningRate,
+  kEnergyJ,
+  kPowerW,
   kCount,
 };
 
@@ -60,7 +62,9 @@ inline constexpr std::array<std::string_view, kStepFieldCount> kStepFieldNames =
     "cuda_peak_bytes",
     "cpu_percent",
     "gpu_util_percent",
-    "lr"};
+    "lr",
+    "energy_j",
+    "power_w"};
 
 // Whether a negative value of the field is invalid (the server rejects it). NaN is always
 // allowed: a failed measurement is data to show, not invalid input.

@@ -1,6 +1,7 @@
 #include "energy/model_source.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <string>
 #include <utility>
@@ -106,8 +107,9 @@ ModelSource::ModelSource(FileReader& files, Options options, CpuInfo cpu, TdpCho
     r.device = "ram";
     r.name = "resident memory of " + std::string(scope);
     r.method = std::string(kMethodRamModel);
-    r.degraded = options_.ram_reason + "; estimated as " + std::to_string(w_per_gb) +
-                 " W per GiB of " +
+    char watts[32];
+    std::snprintf(watts, sizeof watts, "%g", w_per_gb);
+    r.degraded = options_.ram_reason + "; estimated as " + watts + " W per GiB of " +
                  (options_.scope == ModelScope::kProcess ? "resident memory"
                                                          : "used memory (MemTotal - MemAvailable)");
     readings_.push_back(std::move(r));
