@@ -68,6 +68,34 @@ class Client:
     @property
     def spool_path(self) -> str: ...
 
+class EnergyMonitor:
+    """libatlas's energy monitor (energy_binding.cpp, docs/energy.md). total_joules and
+    component_joules are lock-free; the dicts of sample_now/latest are snapshots:
+    {"seconds", "total_joules", "sample", "devices": [{"component", "device", "name",
+    "method", "joules", "power_w", "degraded", and for GPUs "utilization_percent",
+    "memory_used_bytes", "memory_total_bytes", "power_limit_w"}]}."""
+
+    @staticmethod
+    def create(
+        sample_hz: float = 10.0,
+        gpu_indices: Sequence[int] = (),
+        rapl: bool = True,
+        model_scope: str = "process",
+        cpu_tdp_w: float | None = None,
+        ram_w_per_gb: float | None = None,
+        nvml_library: str = "libnvidia-ml.so.1",
+        sysfs_root: str = "/sys",
+        procfs_root: str = "/proc",
+        pid: int = 0,
+    ) -> EnergyMonitor: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def total_joules(self) -> float: ...
+    def component_joules(self, component: str) -> float: ...
+    def sample_now(self) -> dict[str, Any]: ...
+    def latest(self) -> dict[str, Any]: ...
+    def notes(self) -> list[str]: ...
+
 def sync(
     path: str,
     server_url: str,

@@ -90,19 +90,45 @@ class ObserverConfig:
     # The first window starts at this step (a few steps in, past start-up effects).
     profiler_first_step: int = 10
 
-    # --- energy (placeholders for the energy issue: carried in the run's config for now) ---
+    # --- energy and carbon (docs/energy.md) ---
+    # Who measures: libatlas's monitor (NVML, RAPL, documented models) or CodeCarbon.
+    energy_backend: Literal["atlas", "codecarbon"] = "atlas"
+    # Samples per second of the atlas backend (>= 10: GPUs without an energy counter are
+    # measured by integrating power readings).
+    energy_sample_hz: float = 10.0
+    # The CPU and RAM models' scope: this process and its children, or the whole machine.
+    energy_model_scope: Literal["process", "machine"] = "process"
+    # The CPU's TDP in watts (all sockets) for the CPU model; None: the table, else 3.5 W per
+    # logical CPU. Also given to CodeCarbon (force_cpu_power), so both use the same model.
+    cpu_tdp_w: float | None = None
+    # Grid intensity: an ISO 3166 alpha-3 country, a cloud region ("aws:eu-west-3"), or a
+    # measured value in gCO2e/kWh that overrides both.
     country_iso_code: str | None = None
+    cloud_region: str | None = None
+    grid_g_co2_per_kwh: float | None = None
     pue: float = 1.0
     carbon_price_eur_per_t: float = 50.0
+    # gCO2e per km of the car-km equivalent (None: atlasd's default) and a budget in kg.
+    car_g_co2_per_km: float | None = None
+    carbon_budget_kg: float | None = None
 
     def energy_settings(self) -> dict[str, object]:
-        """The energy and carbon settings, as the run's config carries them."""
+        """The energy and carbon settings, as the run's config carries them (atlasd's
+        carbon::ResolveSettings reads these keys)."""
         return {
             "track_sustainability": self.track_sustainability,
             "track_carbon_emissions": self.track_carbon_emissions,
+            "energy_backend": self.energy_backend,
+            "energy_sample_hz": self.energy_sample_hz,
+            "energy_model_scope": self.energy_model_scope,
+            "cpu_tdp_w": self.cpu_tdp_w,
             "country_iso_code": self.country_iso_code,
+            "cloud_region": self.cloud_region,
+            "grid_g_co2_per_kwh": self.grid_g_co2_per_kwh,
             "pue": self.pue,
             "carbon_price_eur_per_t": self.carbon_price_eur_per_t,
+            "car_g_co2_per_km": self.car_g_co2_per_km,
+            "carbon_budget_kg": self.carbon_budget_kg,
         }
 
     def check(self) -> None:
@@ -134,3 +160,29 @@ class ObserverConfig:
             )
         if self.pue < 1.0:
             raise ValueError(f"ObserverConfig.pue must be >= 1, got {self.pue}")
+        self._check_energy()
+
+    def _check_energy(self) -> None:
+        if self.energy_backend not in ("atlas", "codecarbon"):
+            raise ValueError(
+                f"ObserverConfig.energy_backend must be atlas or codecarbon: "
+                f"{self.energy_backend!r}"
+            )
+        if self.energy_model_scope not in ("process", "machine"):
+            raise ValueError(
+                f"ObserverConfig.energy_model_scope must be process or machine: "
+                f"{self.energy_model_scope!r}"
+            )
+        if not 10.0 <= self.energy_sample_hz <= 1000.0:
+            raise ValueError(
+                f"ObserverConfig.energy_sample_hz must be in [10, 1000], got "
+                f"{self.energy_sample_hz}"
+            )
+        for name, value in {
+            "cpu_tdp_w": self.cpu_tdp_w,
+            "grid_g_co2_per_kwh": self.grid_g_co2_per_kwh,
+            "car_g_co2_per_km": self.car_g_co2_per_km,
+            "carbon_budget_kg": self.carbon_budget_kg,
+        }.items():
+            if value is not None and not value >= 0:
+                raise ValueError(f"ObserverConfig.{name} must be >= 0, got {value}")

@@ -46,6 +46,7 @@ from .architecture import FirstForward, ModuleRow, architecture_record, module_t
 from .config import ObserverConfig
 from .containment import Containment, format_error, logger
 from .deferred import CudaTiming, EventPool, PendingStep, StepQueue
+from .energy import EnergyTracker, open_energy
 from .hostinfo import device_info, framework_info, host_info
 from .jsonsafe import dumps, telemetry_number, to_jsonable
 from .layer_health import LayerHealth
@@ -178,6 +179,7 @@ class Observer:
         self._resources: ResourceSampler | None = None
         self._tracker_start: float | None = None
         self._tracker_data_ms: float | None = None
+        self._energy: EnergyTracker | None = None
         with self._containment.capture("observer.start"):
             self._start(project_id, project, run_id)
         if not self._active:
@@ -212,7 +214,7 @@ class Observer:
         native.run_id = run_id or ""
         native.first_seq = first_seq(run_id is not None)
         native.host_json = dumps(host_info())
-        native.device_json = dumps(device_info())
+        native.device_json = dumps(self._open_energy(device_info()))
         native.framework_json = dumps(framework_info())
         native.config_json = dumps(self._run_config())
         native.spool_dir = config.spool_dir or ""
@@ -227,11 +229,31 @@ class Observer:
         self._client = _atlas.Client.start(native)
         self._run_id = self._client.run_id
         self._resources = ResourceSampler(config.track_memory, None)
+        self._start_energy()
         if config.track_profiler:
             self._profiler = ProfilerWindows(config, self._containment, self._emit_json)
         self._containment.set_reporter(self._report_error)
         self._active = True
         lifecycle.register(self)
+
+    def _open_energy(self, device: dict[str, Any]) -> dict[str, Any]:
+        """Opens the energy backend (energy.py) and adds what it measures, and how, to the
+        run's device info. A backend that fails to open costs the energy figures only."""
+        with self._containment.capture("energy.open"):
+            self._energy = open_energy(self._config)
+            if self._energy is not None:
+                device["energy"] = self._energy.describe()
+        return device
+
+    def _start_energy(self) -> None:
+        if self._energy is None:
+            return
+        with self._containment.capture("energy.start"):
+            try:
+                self._energy.start()
+            except BaseException:
+                self._energy = None
+                raise
 
     def _run_config(self) -> dict[str, Any]:
         config = self._config
@@ -509,6 +531,7 @@ class Observer:
         window_start = self._last_end if self._last_end is not None else state.t_call
         self._open = _OpenStep(pending, window_start, batch_size(x), token_count(x))
         self._last_end = now
+        self._energy_mark()
         self._next_step = state.step + 1
 
     def _optimizer_seen(self) -> bool:
@@ -611,6 +634,9 @@ class Observer:
         pending = opened.pending
         with capture("step.fields"):
             self._step_fields(opened)
+        if self._energy is not None:
+            with capture("energy.step"):
+                pending.fields.update(self._energy.step_fields())
         if self._resources is not None and pending.step % self._config.system_every_steps == 0:
             with capture("resources"):
                 self._resources.read(pending.fields)
@@ -661,6 +687,11 @@ class Observer:
             if opened.tokens is not None:
                 fields["tokens_per_s"] = opened.tokens / step_s
 
+    def _energy_mark(self) -> None:
+        if self._energy is not None:
+            with self._containment.capture("energy.step"):
+                self._energy.mark_step_end()
+
     def _arm_health_if_due(self, step: int) -> None:
         health = self._layer_health
         if health is None or health.armed:
@@ -703,6 +734,7 @@ class Observer:
             self._lr = learning_rate(optimizer)
         if self._open is not None:
             self._last_end = now
+            self._energy_mark()
         health = self._layer_health
         if health is not None and health.armed and health.collected:
             with capture("layer_health"):
@@ -721,6 +753,7 @@ class Observer:
         if not self.enabled:
             return
         with self._containment.capture("end_epoch"):
+            energy = self._energy_epoch()
             self._close_open_step()
             self._queue.drain()
             train: dict[str, Any] = {}
@@ -748,9 +781,20 @@ class Observer:
                 record["train"] = train
             if val:
                 record["val"] = val
+            if energy:
+                record["energy"] = energy
             self._emit_json("epoch", dumps(record))
         self._epoch += 1
         self._epoch_started = time.perf_counter()
+
+    def _energy_epoch(self) -> list[dict[str, Any]]:
+        """The ending epoch's energy entries (read before its last step is closed, so that
+        step's window ends at the epoch's end)."""
+        if self._energy is None:
+            return []
+        with self._containment.capture("energy.epoch"):
+            return self._energy.end_epoch(step_open=self._open is not None)
+        return []
 
     def epochs(self, n: int) -> Iterator[int]:
         """Yields epoch numbers from the current one up to n - 1, ending each epoch that the
@@ -798,6 +842,9 @@ class Observer:
         with self._containment.capture("finish.steps"):
             self._close_open_step()
             self._queue.drain()
+        if self._energy is not None:
+            with self._containment.capture("energy.stop"):
+                self._energy.stop()
         with self._containment.capture("finish.hooks"):
             if self._profiler is not None:
                 self._profiler.close()

@@ -41,6 +41,7 @@
 #include "atlas/spool_sync.hpp"
 #include "atlas/status.hpp"
 #include "atlas/transport.hpp"
+#include "energy_binding.hpp"
 
 namespace nb = nanobind;
 
@@ -777,6 +778,7 @@ NB_MODULE(_atlas, m) {
   BindConfig(m);
   BindClient(m);
   BindLayerStats(m);
+  atlas_python::BindEnergy(m);
   m.def("sync", &Sync, nb::arg("path"), nb::arg("server_url"), nb::arg("remove_when_done") = true,
         nb::arg("timeout_s") = 30.0, nb::arg("compression") = "zstd",
         "Uploads a spool file (`atlas sync`); returns the report, raises with it on failure.");

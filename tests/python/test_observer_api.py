@@ -41,6 +41,7 @@ MODULES = [
     "config",
     "containment",
     "deferred",
+    "energy",
     "errors",
     "flops",
     "hostinfo",
@@ -105,14 +106,14 @@ def test_the_stub_matches_the_native_module() -> None:
     native = {n for n in dir(_atlas) if not n.startswith("_")}
     assert stub_names(stub) == native
     classes = {n.name: n for n in stub.body if isinstance(n, ast.ClassDef)}
-    for cls in ("Client", "ClientConfig"):
+    for cls in ("Client", "ClientConfig", "EnergyMonitor"):
         members = {n for n in dir(getattr(_atlas, cls)) if not n.startswith("_")}
         assert stub_names(classes[cls]) - {"__init__"} == members
 
 
 def test_step_fields_come_from_libatlas() -> None:
     assert _atlas.STEP_FIELDS[:3] == ("loss", "samples", "tokens")
-    assert len(_atlas.STEP_FIELDS) == 17
+    assert len(_atlas.STEP_FIELDS) == 19
     assert "layer_stats" in _atlas.JSON_RECORD_KINDS
 
 
