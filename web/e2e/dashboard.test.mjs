@@ -82,7 +82,9 @@ test("the run page renders the header, charts, findings and the 3D view, and upd
 
   await page.locator('[data-testid="epoch-metrics-chart"] canvas').waitFor({ timeout: 15000 });
   await page.locator('[data-testid="epoch-energy-chart"] canvas').waitFor();
+  await page.locator("#steps").scrollIntoViewIfNeeded();
   await page.locator('[data-testid="step-chart-loss"] canvas').waitFor({ timeout: 15000 });
+  await page.locator("#layers").scrollIntoViewIfNeeded();
   const canvas = page.locator('[data-testid="arch-canvas"]');
   await canvas.waitFor({ timeout: 20000 });
   const box = await canvas.boundingBox();

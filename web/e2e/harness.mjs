@@ -84,7 +84,7 @@ export async function startTraining(url, args = []) {
   let out = "";
   proc.stdout.on("data", (d) => (out += d.toString()));
   const exited = new Promise((resolve) => proc.on("exit", (code) => resolve(code)));
-  const runId = await waitFor("the training's run id", () => /run (\S+)/.exec(out)?.[1], 60000);
+  const runId = await waitFor("the training's run id", () => /run (\S+)/.exec(out)?.[1], 240000);
   return {
     runId,
     proc,

@@ -139,3 +139,58 @@ export function DecisionBanner({
     </section>
   );
 }
+
+/** Shown while the training waits at an epoch boundary for the developer (a hold or a pause). */
+export function HeldBanner({
+  runId,
+  state,
+  reason,
+}: {
+  runId: string;
+  state: string;
+  reason: string;
+}) {
+  const { sent, send } = useAction(runId);
+  const held = state === "held_for_decision";
+  return (
+    <section
+      className="decision sev-critical"
+      role="alertdialog"
+      aria-labelledby="held-title"
+      data-testid="held-banner"
+    >
+      <div>
+        <h2 id="held-title">
+          {held ? "The training is waiting for your decision" : "The training is paused"}
+        </h2>
+        {reason && <p className="sub">{reason}</p>}
+      </div>
+      <div className="actions">
+        <button
+          type="button"
+          onClick={() =>
+            void send(
+              { action: "resume", reason: "continued from the dashboard" },
+              "Continue requested",
+            )
+          }
+        >
+          Continue
+        </button>
+        <button
+          type="button"
+          className="danger"
+          onClick={() =>
+            void send(
+              { action: "stop", mode: "step", reason: "stopped from the dashboard" },
+              "Stop requested",
+            )
+          }
+        >
+          Stop
+        </button>
+        <ActionStatus sent={sent} />
+      </div>
+    </section>
+  );
+}

@@ -10,6 +10,13 @@ import { UPlotChart, axisStyle, cssVar, useThemeName } from "./UPlotChart";
 
 const PALETTE = ["#3b82f6", "#f97316", "#10b981", "#a855f7", "#ef4444", "#14b8a6", "#eab308"];
 
+// Whole epochs only on the axis, with half an epoch of margin so the first and last points show.
+const EPOCH_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
+const EPOCH_SCALE: uPlot.Scale = {
+  time: false,
+  range: (_u, min, max) => [Math.max(0, min - 0.5), max + 0.5],
+};
+
 function shadeWaste(region: { from: number; to: number } | null): uPlot.Plugin {
   return {
     hooks: {
@@ -45,9 +52,9 @@ export function EpochFold({ epochs, diag }: { epochs: Epoch[]; diag: Diagnostics
       width,
       height: 240,
       cursor: { sync: { key: syncKey } },
-      scales: { x: { time: false }, metric: { range: [0, 1] } },
+      scales: { x: EPOCH_SCALE, metric: { range: [0, 1] } },
       axes: [
-        { ...axisStyle(), label: "epoch" },
+        { ...axisStyle(), label: "epoch", incrs: EPOCH_INCRS },
         { ...axisStyle(), scale: "loss", label: "loss" },
         {
           ...axisStyle(),
@@ -80,9 +87,9 @@ export function EpochFold({ epochs, diag }: { epochs: Epoch[]; diag: Diagnostics
       width,
       height: 160,
       cursor: { sync: { key: syncKey } },
-      scales: { x: { time: false } },
+      scales: { x: EPOCH_SCALE },
       axes: [
-        { ...axisStyle(), label: "epoch" },
+        { ...axisStyle(), label: "epoch", incrs: EPOCH_INCRS },
         { ...axisStyle(), scale: "kwh", label: "kWh per epoch" },
         ...(hasCo2
           ? [

@@ -1,5 +1,6 @@
 // Layer health: one row per module with parameters or statistics, and the 3D view beside it.
-import { lazy, Suspense, useMemo } from "react";
+import { lazy, Suspense, useMemo, useRef } from "react";
+import { useNearViewport } from "../lib/useNearViewport";
 import type { Finding, LayerEntry } from "../api/client";
 import { flatten, totalFlops, type ArchNode } from "../lib/arch";
 import { percent, sig } from "../lib/format";
@@ -75,11 +76,16 @@ export function Layers(props: {
     () => layerRows(props.root, props.stats ?? new Map(), props.scores, props.findings),
     [props.root, props.stats, props.scores, props.findings],
   );
+  // three.js (the largest chunk) is fetched only when the 3D view nears the viewport.
+  const host = useRef<HTMLDivElement>(null);
+  const near = useNearViewport(host);
   const sel = rows.find((r) => r.name === props.selected);
   const node = flatten(props.root).find((n) => n.name === props.selected);
   return (
-    <div className="layers">
-      {props.root ? (
+    <div className="layers" ref={host}>
+      {props.root && !near ? (
+        <Loading what="the 3D view" />
+      ) : props.root ? (
         <Suspense fallback={<Loading what="the 3D view" />}>
           <Architecture3D
             root={props.root}

@@ -15,7 +15,9 @@ import {
   type Buckets,
   type EpochEnd,
 } from "../lib/series";
-import { Empty, ErrorBox } from "./States";
+import { Empty, ErrorBox, Loading } from "./States";
+import { useNearViewport } from "../lib/useNearViewport";
+import { useAsync } from "../lib/useAsync";
 import { UPlotChart, axisStyle, useThemeName } from "./UPlotChart";
 
 export type XMode = "step" | "time" | "epoch";
@@ -89,27 +91,34 @@ function StepChart({
   const [inRange, setInRange] = useState<number | null>(null);
   const [error, setError] = useState<Error>();
   const [zoomed, setZoomed] = useState(false);
+  const zoomedRef = useRef(zoomed);
+  zoomedRef.current = zoomed;
   const host = useRef<HTMLDivElement>(null);
   const serverAxis = xMode === "step" ? "step" : "time";
+  // Charts below the fold fetch when they come near the viewport: a full-range query of a long
+  // run costs the server a scan, and the first fold must not wait for charts nobody sees yet.
+  const visible = useNearViewport(host);
   const width = () => host.current?.clientWidth ?? 800;
 
   // The overview: refetched when the axis changes and on live updates unless the user zoomed.
+  // useAsync coalesces live reloads, so a slow answer is not superseded before it lands.
+  const overview = useAsync(
+    () =>
+      visible ? fetchSeries(runId, metric, serverAxis, pointsFor(width())) : Promise.resolve(null),
+    [runId, metric, serverAxis, visible],
+  );
   useEffect(() => {
-    if (zoomed) return;
-    let cancelled = false;
-    fetchSeries(runId, metric, serverAxis, pointsFor(width())).then(
-      (s) => {
-        if (cancelled) return;
-        setBuckets(fromSeries(s));
-        setInRange(s.points_in_range);
-        setError(undefined);
-      },
-      (e: Error) => !cancelled && setError(e),
-    );
-    return () => {
-      cancelled = true;
-    };
-  }, [runId, metric, serverAxis, liveTick, zoomed]);
+    if (liveTick > 0 && !zoomedRef.current) overview.reload();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [liveTick]);
+  useEffect(() => {
+    if (overview.error) setError(overview.error);
+    const s = overview.data;
+    if (!s || zoomedRef.current) return;
+    setBuckets(fromSeries(s));
+    setInRange(s.points_in_range);
+    setError(undefined);
+  }, [overview.data, overview.error]);
 
   const shownX = useMemo(
     () => (xMode === "epoch" ? timeToEpoch(buckets.x, epochEnds, startTs) : buckets.x),
@@ -200,6 +209,8 @@ function StepChart({
       </figcaption>
       {error ? (
         <ErrorBox error={error} />
+      ) : !visible || (inRange === null && buckets.x.length === 0) ? (
+        <Loading what={metric} />
       ) : buckets.x.length === 0 ? (
         <Empty>No values yet.</Empty>
       ) : xMode === "epoch" && epochEnds.length === 0 ? (

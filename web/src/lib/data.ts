@@ -13,22 +13,31 @@ export async function fetchEpochs(id: string): Promise<Epoch[]> {
   return unwrap(await api.GET("/api/v1/runs/{id}/epochs", { params: { path: { id } } })).epochs;
 }
 
-// When the server answered that it has no diagnostics route, it is not asked again for a minute:
-// each such request is a failed load in the browser's console, and the answer will not change
-// until the server is upgraded.
-let diagnosticsMissingUntil = 0;
+// Endpoints that land with other issues (diagnostics, control): when the server answered that it
+// has no such route, it is not asked again for a minute. Each such request is a failed load in
+// the browser's console, and the answer will not change until the server is upgraded.
+const missingUntil = new Map<string, number>();
 
-/** The diagnostics document, or undefined while the server has no diagnostics endpoint. */
-export async function fetchDiagnostics(id: string): Promise<Diagnostics | undefined> {
-  if (Date.now() < diagnosticsMissingUntil) return undefined;
-  const res = await api.GET("/api/v1/runs/{id}/diagnostics", { params: { path: { id } } });
+async function optionalRoute<T>(
+  route: string,
+  call: () => Promise<{ data?: T; error?: unknown; response: Response }>,
+): Promise<T | undefined> {
+  if ((missingUntil.get(route) ?? 0) > Date.now()) return undefined;
+  const res = await call();
   if (
     res.response.status === 404 &&
     (res.error as { field?: string } | undefined)?.field === "path"
   ) {
-    diagnosticsMissingUntil = Date.now() + 60000;
+    missingUntil.set(route, Date.now() + 60000);
   }
   return optional(res);
+}
+
+/** The diagnostics document, or undefined while the server has no diagnostics endpoint. */
+export async function fetchDiagnostics(id: string): Promise<Diagnostics | undefined> {
+  return optionalRoute("diagnostics", () =>
+    api.GET("/api/v1/runs/{id}/diagnostics", { params: { path: { id } } }),
+  );
 }
 
 export async function fetchSeriesNames(id: string): Promise<string[]> {
@@ -69,4 +78,11 @@ export async function fetchLatestLayers(id: string, lastStep: number | null) {
 export async function postAction(id: string, body: import("../api/client").ActionRequest) {
   const res = await api.POST("/api/v1/runs/{id}/actions", { params: { path: { id } }, body });
   return unwrap(res);
+}
+
+/** The run's control state and audit log, or undefined while the server has no control API. */
+export async function fetchControl(id: string) {
+  return optionalRoute("actions", () =>
+    api.GET("/api/v1/runs/{id}/actions", { params: { path: { id } } }),
+  );
 }

@@ -1,4 +1,9 @@
-// Loading state for one async value, with reload; a stale answer never overwrites a newer one.
+// Loading state for one async value, with reload for live updates.
+//
+// Reloads coalesce: while one request is in flight, further reloads ask for one more request
+// after it, so a slow server under frequent live updates still shows fresh data instead of
+// every answer being superseded before it lands. An answer for old dependencies (another run,
+// another axis) is dropped; among answers for the current ones the newest request wins.
 import { useCallback, useEffect, useRef, useState } from "react";
 
 export interface Async<T> {
@@ -12,30 +17,51 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<Error>();
   const [loading, setLoading] = useState(true);
-  const generation = useRef(0);
-  const run = useCallback(() => {
-    const mine = ++generation.current;
+  const generation = useRef(0); // bumped when the dependencies change
+  const issued = useRef(0);
+  const applied = useRef(0);
+  const inFlight = useRef(false);
+  const again = useRef(false);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+
+  const start = useCallback(() => {
+    if (inFlight.current) {
+      again.current = true;
+      return;
+    }
+    inFlight.current = true;
+    const gen = generation.current;
+    const seq = ++issued.current;
     setLoading(true);
-    load().then(
-      (value) => {
-        if (mine !== generation.current) return;
-        setData(value);
-        setError(undefined);
+    const settle = (apply: () => void) => {
+      inFlight.current = false;
+      if (gen === generation.current && seq > applied.current) {
+        applied.current = seq;
+        apply();
         setLoading(false);
-      },
-      (e: unknown) => {
-        if (mine !== generation.current) return;
-        setError(e instanceof Error ? e : new Error(String(e)));
-        setLoading(false);
-      },
+      }
+      if (again.current || gen !== generation.current) {
+        again.current = false;
+        start();
+      }
+    };
+    loadRef.current().then(
+      (value) =>
+        settle(() => {
+          setData(value);
+          setError(undefined);
+        }),
+      (e: unknown) => settle(() => setError(e instanceof Error ? e : new Error(String(e)))),
     );
+  }, []);
+
+  useEffect(() => {
+    generation.current++;
+    if (inFlight.current) again.current = true;
+    else start();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
-  useEffect(() => {
-    run();
-    return () => {
-      generation.current++;
-    };
-  }, [run]);
-  return { data, error, loading, reload: run };
+
+  return { data, error, loading, reload: start };
 }

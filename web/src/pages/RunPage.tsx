@@ -4,6 +4,7 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { ApiFailure } from "../api/client";
 import { buildTree } from "../lib/arch";
 import {
+  fetchControl,
   fetchDiagnostics,
   fetchEpochs,
   fetchLatestLayers,
@@ -19,7 +20,7 @@ import { useAsync } from "../lib/useAsync";
 import { useLiveRefresh, type LiveMode } from "../lib/useLive";
 import { Link } from "../router";
 import { GradeBadge, StatusBadge } from "../components/Badges";
-import { DecisionBanner, StopButtons } from "../components/Decision";
+import { DecisionBanner, HeldBanner, StopButtons } from "../components/Decision";
 import { EpochFold } from "../components/EpochFold";
 import { Findings } from "../components/Findings";
 import { Layers } from "../components/Layers";
@@ -70,6 +71,7 @@ export function RunPage({ id }: { id: string }) {
   const epochs = useAsync(() => fetchEpochs(id), [id]);
   const diag = useAsync(() => fetchDiagnostics(id), [id]);
   const names = useAsync(() => fetchSeriesNames(id), [id]);
+  const control = useAsync(() => fetchControl(id), [id]);
   const lastStep = run.data?.totals.last_step ?? null;
   const layers = useAsync(
     () => (run.data ? fetchLatestLayers(id, lastStep) : Promise.resolve(undefined)),
@@ -85,10 +87,11 @@ export function RunPage({ id }: { id: string }) {
     epochs.reload();
     diag.reload();
     names.reload();
+    control.reload();
     setLiveTick((t) => t + 1);
     setLastUpdate(Date.now());
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [run.reload, epochs.reload, diag.reload, names.reload]);
+  }, [run.reload, epochs.reload, diag.reload, names.reload, control.reload]);
   const running = run.data?.status === "running";
   const live = useLiveRefresh(`/api/v1/runs/${encodeURIComponent(id)}/live`, running, refresh);
 
@@ -120,6 +123,11 @@ export function RunPage({ id }: { id: string }) {
   }
   if (!run.data) return <Loading what="the run" />;
   const r = run.data;
+  const heldState = control.data?.state ?? "";
+  const lastHold = control.data?.actions
+    .filter((a) => a.action === "hold" || a.action === "pause")
+    .at(-1);
+  const heldReason = lastHold?.reason ?? "";
   const d = diag.data;
   const deviceKwh = joulesToKwh(num(r.totals.energy_joules));
   const forecast = d?.forecast;
@@ -186,8 +194,17 @@ export function RunPage({ id }: { id: string }) {
         )}
       </p>
 
-      {running && moments.length > 0 && (
-        <DecisionBanner runId={id} moment={moments[0]} onContinue={() => answer(moments[0].key)} />
+      {running && (heldState === "held_for_decision" || heldState === "paused") ? (
+        <HeldBanner runId={id} state={heldState} reason={heldReason} />
+      ) : (
+        running &&
+        moments.length > 0 && (
+          <DecisionBanner
+            runId={id}
+            moment={moments[0]}
+            onContinue={() => answer(moments[0].key)}
+          />
+        )
       )}
 
       <nav className="section-nav" aria-label="Run sections">
