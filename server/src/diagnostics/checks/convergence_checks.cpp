@@ -193,6 +193,11 @@ void Divergence(const RunTelemetry& run, const Thresholds& t, FindingSink& sink)
   }
   const double rise = t.Get("convergence.divergence.rise_fraction");
   if (s.values[last] <= s.values[best] + rise * std::fabs(s.values[best])) return;
+  // Near a converged loss of ~0 a relative rise is cheap (0.01 -> 0.02 doubles it): the rise
+  // must also undo a tenth of the progress made from the first epoch to the best.
+  constexpr double kMinUndone = 0.1;
+  const double progress = s.values[0] - s.values[best];
+  if (progress > 0 && s.values[last] - s.values[best] < kMinUndone * progress) return;
   const bool worse_than_start = s.values[last] > s.values[0];
   Finding f =
       Make("convergence.divergence", worse_than_start ? Severity::kCritical : Severity::kWarning,
@@ -234,11 +239,13 @@ void LossExplosion(const RunTelemetry& run, const Thresholds& t, FindingSink& si
       sink.Add(std::move(f));
     }
     if (!loss.empty() && !earlier_means.empty()) {
-      const double typical = Median(earlier_means);
+      // Against the highest epoch mean so far (usually the first epoch's): step losses are
+      // heavy-tailed near convergence, and a batch at 20x a converged mean is no explosion.
+      const double typical = *std::max_element(earlier_means.begin(), earlier_means.end());
       if (typical > 0 && loss.max > factor * typical) {
         Finding f = Make("convergence.loss_explosion", Severity::kWarning,
                          "a step loss of " + Fmt(loss.max) + " in epoch " + std::to_string(epoch) +
-                             " (" + Fmt(loss.max / typical) + "x the typical loss)",
+                             " (" + Fmt(loss.max / typical) + "x the highest epoch mean before it)",
                          {{"max_step_loss", loss.max},
                           {"typical_loss", typical},
                           {"ratio", loss.max / typical},
@@ -336,9 +343,12 @@ void Oscillation(const RunTelemetry& run, const Thresholds& t, FindingSink& sink
   // Swings of at least 5% of the loss: noise around a converged loss alternates too, in small
   // steps that the noise_loss and plateau checks describe better.
   constexpr double kMinSwing = 0.05;
+  // And at least 5% of the progress since the first epoch: a converged loss jitters by
+  // large fractions of its tiny value.
+  const double progress = s.values[0] - *std::min_element(s.values.begin(), s.values.end());
   if (alternation < t.Get("convergence.oscillation.alternation") ||
       mean_abs < t.Get("convergence.oscillation.back_and_forth") * net ||
-      mean_abs < kMinSwing * level) {
+      mean_abs < kMinSwing * level || (progress > 0 && mean_abs < kMinSwing * progress)) {
     return;
   }
   Finding f = Make("convergence.oscillation", Severity::kWarning,
@@ -363,11 +373,19 @@ void Oscillation(const RunTelemetry& run, const Thresholds& t, FindingSink& sink
 void NoisyLoss(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
   std::vector<double> cvs;
   std::vector<std::int64_t> epochs;
-  // Epoch 0 is left out: its loss falls fastest, and that trend is not noise.
-  for (std::size_t i = 1; i < run.epochs.size(); ++i) {
+  if (run.epochs.size() < 2) return;
+  const double start = run.epochs[0].steps.field(StepField::kLoss).mean();
+  // Epoch 0 is left out (its loss falls fastest, and that trend is not noise), and so is the
+  // second half of the run and any epoch whose loss is below 5% of epoch 0's: near
+  // convergence per-batch losses are heavy-tailed and their relative spread says nothing
+  // about the gradient noise that slows training.
+  constexpr double kConverged = 0.05;
+  const std::size_t end = std::max<std::size_t>(2, (run.epochs.size() + 1) / 2);
+  for (std::size_t i = 1; i < end; ++i) {
     const FieldStats& loss = run.epochs[i].steps.field(StepField::kLoss);
     if (static_cast<double>(loss.count) < t.Get("convergence.noisy_loss.min_steps")) continue;
     const double mean = loss.mean();
+    if (std::isfinite(start) && start > 0 && mean < kConverged * start) continue;
     const double sd = loss.stddev();
     if (!std::isfinite(sd) || mean == 0) continue;
     cvs.push_back(sd / std::fabs(mean));
