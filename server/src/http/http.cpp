@@ -97,6 +97,12 @@ std::optional<std::string> Request::Query(const std::string& name) const {
   return it->second;
 }
 
+std::optional<std::string> Request::Header(const std::string& lower_case_name) const {
+  const auto it = headers.find(lower_case_name);
+  if (it == headers.end()) return std::nullopt;
+  return it->second;
+}
+
 Response ErrorResponse(unsigned status, std::string_view error, std::string_view field,
                        std::string_view reason) {
   // Invalid UTF-8 (a client's bytes echoed in `reason`) is replaced rather than thrown on.

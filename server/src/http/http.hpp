@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,9 +25,31 @@ struct Request {
   std::string content_type;  // media type only, lower-cased, e.g. "application/json"
   std::string body;          // decompressed
   std::string remote;        // "ip:port" of the peer, for logs
+  // Request headers, names lower-cased (a repeated header keeps its last value).
+  std::map<std::string, std::string> headers;
 
   // The query parameter `name`, or nullopt.
   std::optional<std::string> Query(const std::string& name) const;
+  // The header `lower_case_name`, or nullopt.
+  std::optional<std::string> Header(const std::string& lower_case_name) const;
+};
+
+// The write side of a streaming response (Server-Sent Events), implemented by the server.
+//
+// Ownership: the server owns the stream's connection; whoever pushes holds a weak_ptr (a hub)
+// or a shared_ptr for the duration of one push. Threading: every member function is
+// thread-safe and never blocks on the network: Push only queues.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+
+  // Queues `chunk` for writing. Returns false when the stream has ended, or when its queue
+  // already holds ServerOptions::stream_queue_limit unwritten chunks: the client is too slow
+  // to keep up, so the stream is closed (the client reconnects and catches up).
+  virtual bool Push(std::shared_ptr<const std::string> chunk) = 0;
+  // Ends the stream once the chunks already queued are written.
+  virtual void Close() = 0;
+  virtual bool closed() const = 0;
 };
 
 struct Response {
@@ -34,6 +57,15 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+
+  // Set by a handler that answers with a stream. The head goes out without a Content-Length
+  // (the body ends when the connection closes), `body` is the stream's first chunk, and then
+  // `on_stream` receives the sink to push to (on the connection's strand, once). The stream
+  // ends when the sink is closed, the client goes away, a write times out or the server stops.
+  std::function<void(const std::shared_ptr<StreamSink>&)> on_stream;
+  // Written when the stream has been silent for ServerOptions::stream_heartbeat, so that
+  // proxies keep the connection and the client notices a dead server; empty for none.
+  std::string heartbeat;
 };
 
 using Handler = std::function<Response(const Request&)>;

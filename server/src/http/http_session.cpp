@@ -6,6 +6,7 @@
 
 #include "fmt/format.h"
 #include "http/decode.hpp"
+#include "http/stream_session.hpp"
 #include "http/url.hpp"
 #include "spdlog/spdlog.h"
 
@@ -68,6 +69,21 @@ Response Sanitised(Response response, const std::string& method, const std::stri
     response.body.clear();
   }
   return response;
+}
+
+// The head of a streaming response: no Content-Length, so the body runs until the connection
+// closes (RFC 9112 6.3), which is how Server-Sent Events are served over HTTP/1.1 without
+// chunked framing.
+std::string StreamHead(const Response& response, unsigned version) {
+  std::string head = fmt::format(
+      "HTTP/{}.{} 200 OK\r\nServer: atlasd\r\nContent-Type: {}\r\nConnection: close\r\n",
+      version / 10, version % 10, response.content_type);
+  for (const auto& [name, value] : response.headers) {
+    head += fmt::format("{}: {}\r\n", name, value);
+  }
+  head += "\r\n";
+  head += response.body;
+  return head;
 }
 
 }  // namespace
@@ -164,6 +180,9 @@ void HttpSession::OnBody(beast::error_code ec, std::size_t /*bytes*/) {
   const unsigned version = message.version();
   const bool keep_alive = message.keep_alive();
   Response response = Handle(message);
+  if (response.on_stream && response.status == 200 && !head_ && !state_.stopping()) {
+    return StartStream(std::move(response), version);
+  }
   // A stopping server answers the request in hand, then closes the connection.
   const After after = keep_alive && !state_.stopping() ? After::kNextRequest : After::kClose;
   Send(std::move(response), version, after);
@@ -222,6 +241,13 @@ Response HttpSession::BuildAndDispatch(Message& message) {
     return ErrorResponse(400, "bad_request", "query", "malformed percent-escape in query");
   request.query = std::move(*query);
   request.content_type = MediaType(StdView(message[bhttp::field::content_type]));
+  for (const auto& field : message) {
+    std::string name(StdView(field.name_string()));
+    std::transform(name.begin(), name.end(), name.begin(), [](char c) {
+      return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    });
+    request.headers[std::move(name)] = std::string(StdView(field.value()));
+  }
 
   DecodedBody decoded = DecodeBody(StdView(message[bhttp::field::content_encoding]),
                                    std::move(message.body()), state_.options().decompressed_limit);
@@ -251,6 +277,17 @@ void HttpSession::Send(Response response, unsigned version, After after) {
   stream_.expires_after(state_.options().write_timeout);
   bhttp::async_write(stream_, response_,
                      beast::bind_front_handler(&HttpSession::OnWritten, shared_from_this(), after));
+}
+
+void HttpSession::StartStream(Response response, unsigned version) {
+  phase_ = Phase::kClosing;
+  LogRequest(200, 0);
+  EndRequest();
+  std::string head = StreamHead(response, version);
+  auto stream = std::make_shared<StreamSession>(stream_.release_socket(), state_, remote_,
+                                                std::move(response.heartbeat));
+  if (!state_.AddConnection(stream)) return;  // stopping: the socket closes with `stream`
+  stream->Start(std::move(head), response.on_stream);
 }
 
 void HttpSession::OnWritten(After after, beast::error_code ec, std::size_t bytes) {

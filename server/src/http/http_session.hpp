@@ -11,8 +11,9 @@
 // One request is served at a time (pipelined requests wait in the read buffer). Each request is
 // read under read_timeout (header and body), its response written under write_timeout, and a
 // keep-alive connection waits idle_timeout for the next request; a new connection waits
-// read_timeout for its first byte. A later live-push (SSE) session would take over the socket at
-// the point where a response is sent, as Beast's examples hand a socket to a websocket session.
+// read_timeout for its first byte. A streaming response (Server-Sent Events) hands the socket to a
+// StreamSession at the point where the response would be sent, as Beast's examples hand a socket
+// to a websocket session.
 #pragma once
 
 #include <chrono>
@@ -68,6 +69,8 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   Response BuildAndDispatch(boost::beast::http::request<boost::beast::http::string_body>& message);
 
   void Send(Response response, unsigned version, After after);
+  // Hands the socket to a StreamSession for a streaming response (Response::on_stream).
+  void StartStream(Response response, unsigned version);
   void OnWritten(After after, boost::beast::error_code ec, std::size_t bytes);
   void LogRequest(unsigned status, std::size_t bytes) const;
   void EndRequest();

@@ -8,7 +8,8 @@
 // target, status, size and duration.
 //
 // Stop() is graceful: the listener closes, requests in flight finish and their responses are
-// written, idle keep-alive connections are closed, then Run() returns.
+// written, idle keep-alive connections and streams (Server-Sent Events) are closed, then Run()
+// returns.
 #pragma once
 
 #include <chrono>
@@ -33,6 +34,11 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60000};   // keep-alive connection without a request
   std::chrono::milliseconds drain_timeout{10000};  // Stop() waits this long for in-flight work
   bool log_requests = true;
+  // Streaming responses (http.hpp, Response::on_stream): the unwritten chunks a stream may hold
+  // before its client counts as too slow and is closed, and the silence after which its
+  // heartbeat is written.
+  std::size_t stream_queue_limit = 256;
+  std::chrono::milliseconds stream_heartbeat{15000};
 };
 
 class Server {

@@ -46,6 +46,20 @@ struct EventQuery {
   std::int64_t limit = 1000;
 };
 
+// The latest diagnosis of a run (docs/diagnostics.md), as the analysis service stores it: the
+// figures the runs list shows, and the whole document.
+struct DiagnosisRecord {
+  std::string run_id;
+  double computed_at = 0;  // server clock, Unix seconds
+  std::string grade;       // "A".."F"
+  double score = 0;        // 0..100
+  double wasted_fraction = 0;
+  double kwh = 0;  // the run so far (facility energy)
+  double kg_co2 = 0;
+  double eur = 0;
+  std::string document;  // the JSON document; empty in ListDiagnosisSummaries
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -75,6 +89,61 @@ class Store {
   virtual Result<std::vector<model::EventRecord>> ListEvents(const std::string& run_id,
                                                              const EventQuery& query) = 0;
   virtual Result<std::vector<model::ProfileRecord>> ListProfiles(const std::string& run_id) = 0;
+
+  // Calls `visit` for every stored step of the run in ascending seq order (user metrics left
+  // out), streaming: memory does not grow with the run. For rebuilding a run's diagnostics view.
+  virtual Status ScanSteps(const std::string& run_id,
+                           const std::function<void(const model::StepRecord&)>& visit) = 0;
+
+  // Diagnoses (migration 3). SaveDiagnosis replaces the run's previous one; GetDiagnosis gives
+  // nullopt when none was stored; ListDiagnosisSummaries gives those of `run_ids` that exist,
+  // without their documents.
+  virtual Status SaveDiagnosis(const DiagnosisRecord& record) = 0;
+  virtual Result<std::optional<DiagnosisRecord>> GetDiagnosis(const std::string& run_id) = 0;
+  virtual Result<std::vector<DiagnosisRecord>> ListDiagnosisSummaries(
+      const std::vector<std::string>& run_ids) = 0;
+
+  // A project's threshold overrides ({"key": number}); {} when it has none. The store keeps the
+  // object as given: validation against the threshold table is the caller's.
+  virtual Result<model::Json> GetProjectThresholds(std::int64_t project_id) = 0;
+  // kNotFound when the project does not exist.
+  virtual Status SetProjectThresholds(std::int64_t project_id, const model::Json& overrides) = 0;
+
+  // ----- the agent's state (issue 8, docs/agent.md; store/agent_records.hpp) -----
+  // The defaults refuse with kUnavailable; the SQLite store implements them (migration 6).
+
+  // Replaces the run's belief state; kNotFound for an unknown run.
+  virtual Status SaveBeliefs(const BeliefRecord& record) {
+    (void)record;
+    return NoAgentState();
+  }
+  // nullopt when none was stored; kNotFound for an unknown run.
+  virtual Result<std::optional<BeliefRecord>> GetBeliefs(const std::string& run_id) {
+    (void)run_id;
+    return NoAgentState();
+  }
+  // The project memory: the newest `limit` belief states of runs with this architecture
+  // fingerprint, newest run first.
+  virtual Result<std::vector<BeliefRecord>> ListBeliefsByFingerprint(
+      const std::string& fingerprint, std::int64_t limit) {
+    (void)fingerprint, (void)limit;
+    return NoAgentState();
+  }
+  // Stores a pending proposal with the run's next proposal id and returns it.
+  virtual Result<ProposalRecord> AppendProposal(const ProposalRecord& proposal) {
+    (void)proposal;
+    return NoAgentState();
+  }
+  virtual Result<std::vector<ProposalRecord>> ListProposals(const std::string& run_id) {
+    (void)run_id;
+    return NoAgentState();
+  }
+  // Marks a pending proposal "confirmed" or "dismissed"; kConflict when already settled.
+  virtual Status ResolveProposal(const std::string& run_id, std::int64_t id,
+                                 const std::string& status) {
+    (void)run_id, (void)id, (void)status;
+    return NoAgentState();
+  }
 
   // Flushes and closes the database; later calls fail with kUnavailable.
   virtual Status Close() = 0;

@@ -212,15 +212,37 @@ CREATE TABLE step_series (
   return BackfillStepSeries(conn);
 }
 
+// Version 3: each run's latest diagnosis (the figures the runs list shows, and the document) and
+// each project's threshold overrides (docs/diagnostics.md).
+Status AddDiagnoses(Connection& conn) {
+  return conn.Exec(R"sql(
+CREATE TABLE diagnoses (
+  run_key INTEGER PRIMARY KEY REFERENCES runs(key),
+  computed_at REAL NOT NULL,
+  grade TEXT NOT NULL,
+  score REAL NOT NULL,
+  wasted_fraction REAL NOT NULL,
+  kwh REAL NOT NULL,
+  kg_co2 REAL NOT NULL,
+  eur REAL NOT NULL,
+  document TEXT NOT NULL);
+CREATE TABLE project_thresholds (
+  project_id INTEGER PRIMARY KEY REFERENCES projects(id),
+  overrides TEXT NOT NULL,
+  updated_at REAL NOT NULL);
+)sql");
+}
+
 struct Migration {
   int version;
   std::string_view description;
   Status (*apply)(Connection&);
 };
 
-constexpr std::array<Migration, 2> kMigrations = {{
+constexpr std::array<Migration, 3> kMigrations = {{
     {1, "base tables", &CreateBaseTables},
     {2, "indexes and step_series", &AddIndexesAndSeries},
+    {3, "diagnoses and project thresholds", &AddDiagnoses},
 }};
 static_assert(kMigrations.back().version == kLatestSchemaVersion);
 

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "store/sqlite/db.hpp"
+#include "store/sqlite/diagnoses.hpp"
 #include "store/sqlite/reader_pool.hpp"
 #include "store/sqlite/reads.hpp"
 #include "store/sqlite/schema.hpp"
@@ -118,6 +119,36 @@ class SqliteStore final : public Store {
 
   Result<std::vector<model::ProfileRecord>> ListProfiles(const std::string& run_id) override {
     return Read([&](Connection& conn) { return sqlite::ReadProfiles(conn, run_id); });
+  }
+
+  Status ScanSteps(const std::string& run_id,
+                   const std::function<void(const model::StepRecord&)>& visit) override {
+    return Read([&](Connection& conn) { return sqlite::ScanStepRecords(conn, run_id, visit); });
+  }
+
+  Status SaveDiagnosis(const DiagnosisRecord& record) override {
+    return Write(
+        [&](Writer& writer) { return sqlite::WriteDiagnosis(writer.connection(), record); });
+  }
+
+  Result<std::optional<DiagnosisRecord>> GetDiagnosis(const std::string& run_id) override {
+    return Read([&](Connection& conn) { return sqlite::ReadDiagnosis(conn, run_id); });
+  }
+
+  Result<std::vector<DiagnosisRecord>> ListDiagnosisSummaries(
+      const std::vector<std::string>& run_ids) override {
+    return Read([&](Connection& conn) { return sqlite::ReadDiagnosisSummaries(conn, run_ids); });
+  }
+
+  Result<model::Json> GetProjectThresholds(std::int64_t project_id) override {
+    return Read([&](Connection& conn) { return sqlite::ReadProjectThresholds(conn, project_id); });
+  }
+
+  Status SetProjectThresholds(std::int64_t project_id, const model::Json& overrides) override {
+    return Write([&](Writer& writer) {
+      return sqlite::WriteProjectThresholds(writer.connection(), project_id, overrides,
+                                            writer.now());
+    });
   }
 
   Status Close() override {
