@@ -1,5 +1,5 @@
 // The runs table: live status, grade, cost and waste per run; sortable, filterable, searchable.
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import type { Diagnostics, Epoch, RunSummary } from "../api/client";
 import { fetchDiagnostics, fetchEpochs, fetchRuns } from "../lib/data";
 import { co2, duration, eur, kwh, percent, sig } from "../lib/format";
@@ -42,20 +42,23 @@ export function RunsPage() {
   const anyRunning = runs.data?.runs.some((r) => r.status === "running") ?? false;
   const live = useLiveRefresh("/api/v1/live", anyRunning, runs.reload);
 
-  // Epochs and diagnostics per run, a few requests at a time; re-read when the list changes.
+  // Epochs and diagnostics per run, a few requests at a time, re-read only for runs whose data
+  // changed since the last read (live updates refresh the list often; finished runs are stable).
+  const seen = useRef(new Map<string, string>());
   useEffect(() => {
-    const list: RunSummary[] = runs.data?.runs ?? [];
-    let cancelled = false;
-    void mapLimit(list, 6, async (r) => {
+    const changed = (runs.data?.runs ?? []).filter((r: RunSummary) => {
+      const version = `${r.status}|${r.totals.last_ts}|${r.totals.epochs}`;
+      if (seen.current.get(r.id) === version) return false;
+      seen.current.set(r.id, version);
+      return true;
+    });
+    void mapLimit(changed, 6, async (r) => {
       const [epochs, diag] = await Promise.all([
         fetchEpochs(r.id).catch(() => undefined),
         fetchDiagnostics(r.id).catch(() => undefined),
       ]);
-      if (!cancelled) setExtras((prev) => ({ ...prev, [r.id]: { epochs, diag } }));
+      setExtras((prev) => ({ ...prev, [r.id]: { epochs, diag } }));
     });
-    return () => {
-      cancelled = true;
-    };
   }, [runs.data]);
 
   const now = Date.now() / 1000;
