@@ -7,3 +7,6 @@ source scripts/lib.sh
 BUILD_DIR=${BUILD_DIR:-build}
 step "bench/ingest: step records/s through HTTP vs bare SQLite inserts"
 "$BUILD_DIR/bench/ingest_bench" "$@"
+
+step "bench/control: delivery latency of control actions (POST /actions to the training seeing it)"
+ATLAS_BUILD_DIR="$PWD/$BUILD_DIR" .venv/bin/python bench/control/delivery.py

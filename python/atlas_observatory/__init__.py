@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 
 from .config import ObserverConfig
 from .containment import CapturedError, drain_captured
+from .control import TrainingStopped
 from .errors import (
     AtlasError,
     ConflictError,
@@ -43,6 +44,7 @@ __all__ = [
     "Observer",
     "ObserverConfig",
     "StepTracker",
+    "TrainingStopped",
     "UnavailableError",
     "__version__",
     "default_loss",

@@ -61,6 +61,17 @@ class ObserverConfig:
     queue_capacity: int = 8192
     compression: Literal["none", "gzip", "zstd"] = "zstd"
 
+    # --- control: stop, pause, adjust from the dashboard, the CLI or the API (docs/control.md) ---
+    # Raise TrainingStopped at the next step after a stop (``with Observer(...)`` swallows it).
+    raise_on_stop: bool = False
+    # Hold at the next epoch end for a decision when atlasd finds a problem of this severity.
+    pause_on: Literal["critical", "warning"] | None = None
+    # How long a hold waits for a decision (0: forever), and what happens then.
+    decision_timeout_s: float = 600.0
+    decision_default: Literal["continue", "stop"] = "continue"
+    # While nothing is sent (a quiet or paused training), ask atlasd for actions this often.
+    control_poll_interval_s: float = 0.5
+
     # --- the step ---
     # Computes the loss from (logits, targets) in observer.step(); None means cross-entropy.
     loss_fn: LossFn | None = None
@@ -158,6 +169,19 @@ class ObserverConfig:
             raise ValueError(
                 "ObserverConfig.profiler_warmup + profiler_window must fit in profiler_every"
             )
+        if self.pause_on not in (None, "critical", "warning"):
+            raise ValueError(
+                f"ObserverConfig.pause_on must be critical, warning or None: {self.pause_on!r}"
+            )
+        if self.decision_default not in ("continue", "stop"):
+            raise ValueError(
+                f"ObserverConfig.decision_default must be continue or stop: "
+                f"{self.decision_default!r}"
+            )
+        if self.decision_timeout_s < 0:
+            raise ValueError("ObserverConfig.decision_timeout_s must be >= 0")
+        if self.control_poll_interval_s <= 0:
+            raise ValueError("ObserverConfig.control_poll_interval_s must be > 0")
         if self.pue < 1.0:
             raise ValueError(f"ObserverConfig.pue must be >= 1, got {self.pue}")
         self._check_energy()

@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -45,6 +45,7 @@ from . import lifecycle
 from .architecture import FirstForward, ModuleRow, architecture_record, module_table
 from .config import ObserverConfig
 from .containment import Containment, format_error, logger
+from .control import Controller, TrainingStopped
 from .deferred import CudaTiming, EventPool, PendingStep, StepQueue
 from .energy import EnergyTracker, open_energy
 from .hostinfo import device_info, framework_info, host_info
@@ -180,6 +181,7 @@ class Observer:
         self._tracker_start: float | None = None
         self._tracker_data_ms: float | None = None
         self._energy: EnergyTracker | None = None
+        self._control: Controller | None = None
         with self._containment.capture("observer.start"):
             self._start(project_id, project, run_id)
         if not self._active:
@@ -226,8 +228,11 @@ class Observer:
         native.backoff_base_s = config.backoff_base_s
         native.backoff_cap_s = config.backoff_cap_s
         native.compression = config.compression
+        native.control_poll_interval_s = config.control_poll_interval_s
         self._client = _atlas.Client.start(native)
         self._run_id = self._client.run_id
+        if not config.offline:
+            self._control = Controller(self._client, config, self._control_event)
         self._resources = ResourceSampler(config.track_memory, None)
         self._start_energy()
         if config.track_profiler:
@@ -288,9 +293,26 @@ class Observer:
 
     @property
     def should_stop(self) -> bool:
-        """Whether the engineer asked the run to stop (from the dashboard). Always False until
-        the control channel lands; loops may check it already."""
-        return False
+        """Whether the run was asked to stop (from the dashboard, the CLI or the API): at once
+        for a stop at the step's end, when the epoch ends for a stop at the epoch's end.
+        ``epochs(n)`` ends early on it; loops over batches should check it too."""
+        return self._control is not None and self._control.stopped
+
+    def register_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        """Lets ``atlas adjust RUN --lr 0.5x`` (or the dashboard) change the learning rate of
+        every param group of `optimizer`, between steps."""
+        if self._control is not None:
+            with self._containment.capture("register_optimizer"):
+                self._control.register_optimizer(optimizer)
+
+    def register_adjustable(
+        self, name: str, getter: Callable[[], float], setter: Callable[[float], None]
+    ) -> None:
+        """Makes another value adjustable (``atlas adjust RUN --set name=0.5x``): `setter`
+        receives the new value between steps, computed from `getter`'s for a multiply."""
+        if self._control is not None:
+            with self._containment.capture("register_adjustable"):
+                self._control.register_adjustable(name, getter, setter)
 
     @property
     def step_count(self) -> int:
@@ -376,6 +398,7 @@ class Observer:
         (cross-entropy by default). The optimizer step stays the caller's."""
         if not self.enabled:
             return self._plain_step(model, x, y)
+        self._control_step()
         t_call = time.perf_counter()
         state: _StepState | None = None
         with self._containment.capture("step.begin"):
@@ -566,6 +589,7 @@ class Observer:
             self._arm_health_if_due(self._next_step)
             if self._profiler is not None:
                 self._profiler.on_step_start(self._next_step)
+        self._control_step()
 
     def track_step(self, batch_size: int | None = None, tokens: int | None = None) -> StepTracker:
         """A context manager around a step the caller runs itself; see StepTracker."""
@@ -574,6 +598,7 @@ class Observer:
     def _track_enter(self) -> None:
         if not self.enabled:
             return
+        self._control_step()
         with self._containment.capture("track_step.enter"):
             self._close_open_step()
             now = time.perf_counter()
@@ -785,6 +810,9 @@ class Observer:
                 record["energy"] = energy
             self._emit_json("epoch", dumps(record))
         self._epoch += 1
+        if self._control is not None:
+            with self._containment.capture("control.epoch_end"):
+                self._control.at_epoch_end(self._epoch - 1, self._next_step)
         self._epoch_started = time.perf_counter()
 
     def _energy_epoch(self) -> list[dict[str, Any]]:
@@ -828,6 +856,8 @@ class Observer:
         could not be sent stays in the spool) and returns the Observer's accounting."""
         if self._finished or not self._active or os.getpid() != self._pid:
             return self.stats()
+        if status == "completed" and self.should_stop and self._control is not None:
+            status, reason = "stopped", reason or self._control.stop_reason
         with self._containment.capture("finish.status"):
             if status not in _FINISH_STATUSES:
                 bad, status = status, "completed"
@@ -932,13 +962,18 @@ class Observer:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
+    ) -> bool:
+        if exc_type is not None and issubclass(exc_type, TrainingStopped):
+            stopped = exc if isinstance(exc, TrainingStopped) else None
+            self.finish("stopped", stopped.reason if stopped is not None else "")
+            return True  # a requested stop ends the script's loop normally
         if exc_type is None:
             self.finish("completed")
         elif issubclass(exc_type, KeyboardInterrupt):
             self.finish("stopped", "KeyboardInterrupt")
         else:
             self.finish("failed", "".join(traceback.format_exception(exc_type, exc, tb)))
+        return False
 
     # ----- records -----
 
@@ -948,6 +983,26 @@ class Observer:
             self._first_forward.remove()
             self._first_forward.assign_flops()
         self._emit_json("architecture", dumps(architecture_record(self._rows)))
+
+    def _control_step(self) -> None:
+        """Applies control actions at a step boundary. TrainingStopped leaves on purpose."""
+        control = self._control
+        if control is None:
+            return
+        stopped: TrainingStopped | None = None
+        with self._containment.capture("control.step"):
+            try:
+                if control.at_step(self._next_step):
+                    self._last_end = time.perf_counter()  # a pause is not data-loading time
+            except TrainingStopped as error:
+                stopped = error
+        if stopped is not None:
+            raise stopped
+
+    def _control_event(self, message: str, level: str, data: dict[str, Any]) -> None:
+        record = {"ts": time.time(), "level": level, "type": "control", "message": message}
+        record["data"] = to_jsonable(data)
+        self._emit_json("event", dumps(record))
 
     def _emit_json(self, kind: str, text: str) -> None:
         if self._client is not None:

@@ -301,6 +301,21 @@ void Finish(PyClient& self, std::string_view status_name, std::string reason, do
   RaiseIfError(status);
 }
 
+nb::list PollActions(PyClient& self) {
+  nb::list out;
+  for (const atlas::ControlAction& action : self.client().PollActions()) {
+    nb::dict item;
+    item["id"] = action.id;
+    item["action"] = action.action;
+    item["mode"] = action.mode;
+    item["params_json"] = action.params_json;
+    item["reason"] = action.reason;
+    item["actor"] = action.actor;
+    out.append(item);
+  }
+  return out;
+}
+
 nb::tuple Health(PyClient& self) {
   const atlas::Status status = self.client().health();
   const std::string_view code = CodeName(status.code());
@@ -374,6 +389,7 @@ void BindConfig(nb::module_& m) {
   DurationProperty(cls, "request_timeout_s", &atlas::ClientConfig::request_timeout);
   DurationProperty(cls, "backoff_base_s", &atlas::ClientConfig::backoff_base);
   DurationProperty(cls, "backoff_cap_s", &atlas::ClientConfig::backoff_cap);
+  DurationProperty(cls, "control_poll_interval_s", &atlas::ClientConfig::control_poll_interval);
 }
 
 void BindClient(nb::module_& m) {
@@ -396,6 +412,29 @@ void BindClient(nb::module_& m) {
       .def("finish", &Finish, nb::arg("status"), nb::arg("reason"), nb::arg("timeout_s"))
       .def("stats", [](PyClient& self) { return StatsToDict(self.client().stats()); })
       .def("health", &Health)
+      // Control (docs/control.md): none of these waits for the network, so they keep the GIL.
+      .def("poll_actions", &PollActions,
+           "Takes the control actions that arrived (dicts, oldest first); [] when none.")
+      .def(
+          "ack_action",
+          [](PyClient& self, std::int64_t id, bool applied, std::string detail) {
+            self.client().AckAction(id, applied, std::move(detail));
+          },
+          nb::arg("id"), nb::arg("applied"), nb::arg("detail") = "")
+      .def(
+          "report_decision",
+          [](PyClient& self, std::string action, std::string mode, std::string actor,
+             std::string reason) {
+            self.client().ReportDecision(std::move(action), std::move(mode), std::move(actor),
+                                         std::move(reason));
+          },
+          nb::arg("action"), nb::arg("mode"), nb::arg("actor"), nb::arg("reason"))
+      .def(
+          "set_control_registration",
+          [](PyClient& self, std::string json) {
+            self.client().SetControlRegistration(std::move(json));
+          },
+          nb::arg("json"))
       .def_prop_ro("run_id", [](PyClient& self) { return self.client().run_id(); })
       .def_prop_ro("spool_path", [](PyClient& self) { return self.client().spool_path(); });
 }

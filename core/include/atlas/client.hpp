@@ -33,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "atlas/clock.hpp"
 #include "atlas/env.hpp"
@@ -78,6 +79,10 @@ struct ClientConfig {
   std::chrono::milliseconds backoff_base{500};
   std::chrono::milliseconds backoff_cap{30000};
   Compression compression = Compression::kZstd;
+  // Control (docs/control.md): actions for the run arrive on every ingest reply; when no request
+  // reached atlasd for this long (nothing to send, or the training is paused), the sender asks
+  // for them with a light poll (POST /api/v1/runs/{id}/control). Zero turns the poll off.
+  std::chrono::milliseconds control_poll_interval{0};
 
   // Borrowed; null means Env::Default(), Clock::Real() and a libcurl transport of the client's
   // own. Tests inject fakes here.
@@ -114,6 +119,18 @@ struct Stats {
   std::string last_error;                 // the most recent failure, "" when none
 };
 
+// An action atlasd delivered for the run (docs/control.md): "stop" (mode "step" or "epoch"),
+// "pause", "resume", "adjust" (params {"lr": {"multiply": 0.5}} or {"name": {"set": v}}) or
+// "hold" (hold at the epoch's end until a decision). Acknowledge each with AckAction.
+struct ControlAction {
+  std::int64_t id = 0;  // per run, increasing
+  std::string action;
+  std::string mode;
+  std::string params_json = "{}";  // a JSON object's text
+  std::string reason;
+  std::string actor;
+};
+
 class Client {
  public:
   // Validates `config`, starts the sender thread and returns the client. Fails with
@@ -147,6 +164,21 @@ class Client {
   // Shutdown(timeout).
   Status Finish(FinishStatus status, std::string reason,
                 std::chrono::milliseconds timeout) noexcept;
+
+  // ----- control (docs/control.md) -----
+  // Takes the actions that arrived since the last call, oldest first. Any thread; returns at
+  // once (one atomic load) when none is waiting, and never waits for the network.
+  std::vector<ControlAction> PollActions() noexcept;
+  // Tells atlasd that action `id` was applied (or refused: `applied` false), with what applying
+  // it did. Sent by the sender thread on its next control request, which this call hastens.
+  void AckAction(std::int64_t id, bool applied, std::string detail) noexcept;
+  // Records a decision this process took itself on a held run: `action` "resume" or "stop"
+  // (`mode` for stop), `actor` e.g. "terminal" or "timeout", and why.
+  void ReportDecision(std::string action, std::string mode, std::string actor,
+                      std::string reason) noexcept;
+  // The run's control registration, a JSON object's text ({"pause_on", "adjustable",
+  // "decision_timeout_s", "decision_default"}), sent with the next control request.
+  void SetControlRegistration(std::string json) noexcept;
 
   Stats stats() const noexcept;
   // The first lasting background failure (the run was rejected, the spool failed), or ok.

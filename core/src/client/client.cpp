@@ -148,7 +148,7 @@ class Client::Impl {
         spool_path_(options.spool_path),
         queue_(config_.queue_capacity),
         half_capacity_(queue_.capacity() / 2),
-        sender_(std::move(options), &queue_, &counters_, env_, clock_, transport_),
+        sender_(std::move(options), &queue_, &counters_, env_, clock_, transport_, &inbox_),
         fork_generation_(core::ForkGeneration()) {}
 
   void StartThread() {
@@ -254,6 +254,8 @@ class Client::Impl {
 
   core::Counters& counters() { return counters_; }
   Clock* clock() { return clock_; }
+  core::ControlInbox& inbox() { return inbox_; }
+  void WakeSender() { sender_.Wake(); }
   const std::string& run_id() const { return config_.run_id; }
   const std::string& spool_path() const { return spool_path_; }
 
@@ -274,6 +276,7 @@ class Client::Impl {
   core::RecordQueue queue_;
   const std::size_t half_capacity_;
   core::Counters counters_;
+  core::ControlInbox inbox_;  // before sender_, which borrows it
   core::Sender sender_;
   const std::uint64_t fork_generation_;
   std::atomic<bool> accepting_{true};
@@ -314,6 +317,7 @@ Result<std::unique_ptr<Client>> Client::Start(ClientConfig config) noexcept {
     options.spool_dir = config.spool_dir;
     options.spool_path = SpoolPathFor(config.spool_dir, config.run_id);
     options.spool_max_bytes = config.spool_max_bytes;
+    options.control_poll_interval = config.control_poll_interval;
 
     std::unique_ptr<Transport> owned;
     if (config.transport == nullptr && !config.offline) owned = NewCurlTransport();
@@ -360,6 +364,46 @@ Status Client::Finish(FinishStatus status, std::string reason,
   finish.reason = std::move(reason);  // a moved string cannot throw
   finish.ts = impl_->clock()->UnixSeconds();
   return impl_->Shutdown(timeout, std::move(finish));
+}
+
+std::vector<ControlAction> Client::PollActions() noexcept {
+  if (!impl_->InOwnerProcess() || !impl_->inbox().has_actions()) return {};
+  try {
+    return impl_->inbox().Take();
+  } catch (const std::exception&) {
+    return {};  // only allocation can fail here; the actions stay for the next call
+  }
+}
+
+void Client::AckAction(std::int64_t id, bool applied, std::string detail) noexcept {
+  if (!impl_->InOwnerProcess()) return;
+  try {
+    impl_->inbox().Ack(id, applied, detail);
+    impl_->WakeSender();
+  } catch (const std::exception&) {
+    impl_->counters().SetLastError("atlas: could not queue a control acknowledgement");
+  }
+}
+
+void Client::ReportDecision(std::string action, std::string mode, std::string actor,
+                            std::string reason) noexcept {
+  if (!impl_->InOwnerProcess()) return;
+  try {
+    impl_->inbox().Decide(action, mode, actor, reason);
+    impl_->WakeSender();
+  } catch (const std::exception&) {
+    impl_->counters().SetLastError("atlas: could not queue a control decision");
+  }
+}
+
+void Client::SetControlRegistration(std::string json) noexcept {
+  if (!impl_->InOwnerProcess()) return;
+  try {
+    impl_->inbox().Register(std::move(json));
+    impl_->WakeSender();
+  } catch (const std::exception&) {
+    impl_->counters().SetLastError("atlas: could not queue the control registration");
+  }
 }
 
 Stats Client::stats() const noexcept {

@@ -24,7 +24,7 @@ spool::Frame MakeCreateFrame(const SenderOptions& options) {
 }  // namespace
 
 Sender::Sender(SenderOptions options, RecordQueue* queue, Counters* counters, Env* env,
-               Clock* clock, Transport* transport)
+               Clock* clock, Transport* transport, ControlInbox* inbox)
     : options_(std::move(options)),
       queue_(queue),
       counters_(counters),
@@ -34,6 +34,8 @@ Sender::Sender(SenderOptions options, RecordQueue* queue, Counters* counters, En
       waker_(clock->NewWaker()),
       records_path_(std::string(kRunsPath) + "/" + options_.run_id + "/records"),
       create_frame_(MakeCreateFrame(options_)),
+      inbox_(inbox),
+      control_path_(std::string(kRunsPath) + "/" + options_.run_id + "/control"),
       backoff_(options_.backoff_base, options_.backoff_cap, options_.jitter_seed),
       spool_(env, options_.spool_dir, options_.spool_path, options_.spool_max_bytes) {}
 
@@ -142,6 +144,12 @@ void Sender::Loop() {
     Control control = ReadControl();
     DrainQueue();
     if (control.stop) {
+      // Acknowledgements first, so the audit log says an action was applied before the run
+      // ends (a stop's acknowledgement must precede the finish it causes).
+      if (inbox_ != nullptr && inbox_->has_outgoing()) {
+        DeliverBatch();
+        MaybeExchangeControl();
+      }
       if (control.finish) DeliverFinish(*control.finish);  // in the last batch when it fits
       DeliverBatch();
       MaybeReplay(control.deadline, /*last_chance=*/true);
@@ -150,6 +158,7 @@ void Sender::Loop() {
     }
     DeliverBatch();  // what the timer, a flush or the pressure wake-up found
     MaybeReplay(TimePoint::max());
+    MaybeExchangeControl();
     CompleteFlushes(control.flush_requested);
     waker_->WaitUntil(NextWake());
   }
@@ -158,6 +167,9 @@ void Sender::Loop() {
 TimePoint Sender::NextWake() const {
   TimePoint next = clock_->Now() + options_.batch_max_delay;
   if (spool_pending_ && backing_off_ && !options_.offline) next = std::min(next, next_attempt_);
+  if (inbox_ != nullptr && run_created_ && options_.control_poll_interval.count() > 0) {
+    next = std::min(next, last_reply_ + options_.control_poll_interval);
+  }
   return next;
 }
 
@@ -244,6 +256,7 @@ Outcome Sender::PostRecords(const std::string& path, std::string body, std::uint
   for (int isolated = 0;; ++isolated) {
     const PostResult result = Post(path, body);
     if (result.outcome == Outcome::kDelivered) {
+      OnReply(result);
       counters_->sent.fetch_add(records, std::memory_order_relaxed);
       counters_->duplicates.fetch_add(static_cast<std::uint64_t>(result.duplicates),
                                       std::memory_order_relaxed);
@@ -399,6 +412,46 @@ void Sender::FinishReplay() {
   if (!removed.ok()) counters_->SetHealth(removed);
   spool_pending_ = false;
   replay_offset_ = 0;
+}
+
+// ----- control -----
+
+void Sender::MaybeExchangeControl() {
+  if (inbox_ == nullptr || options_.offline || !run_created_ || run_rejected_ ||
+      abort_.load(std::memory_order_acquire)) {
+    return;
+  }
+  const TimePoint now = clock_->Now();
+  if (backing_off_ && now < next_attempt_) return;  // the server failed recently
+  const bool poll_due = options_.control_poll_interval.count() > 0 &&
+                        now >= last_reply_ + options_.control_poll_interval;
+  if (inbox_->has_outgoing() || poll_due) ExchangeControl();
+}
+
+void Sender::ExchangeControl() {
+  ControlInbox::Outgoing outgoing = inbox_->TakeOutgoing();
+  const PostResult result = Post(control_path_, inbox_->RequestBody(outgoing));
+  switch (result.outcome) {
+    case Outcome::kDelivered:
+      OnReply(result);
+      OnDelivered();
+      return;
+    case Outcome::kRetryable:
+      inbox_->Restore(std::move(outgoing));
+      OnRetryableFailure(result.error);
+      return;
+    case Outcome::kRejected:
+      // A refused acknowledgement or registration would be refused again: drop it, say why.
+      // The poll itself is tried again after the interval, like any other.
+      counters_->SetLastError("atlas: the server refused a control request: " + result.error);
+      last_reply_ = clock_->Now();
+      return;
+  }
+}
+
+void Sender::OnReply(const PostResult& result) {
+  last_reply_ = clock_->Now();
+  if (inbox_ != nullptr && !result.reply.empty()) inbox_->DeliverReply(result.reply);
 }
 
 // ----- outcomes -----

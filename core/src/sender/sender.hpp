@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "atlas/client.hpp"
+#include "control/inbox.hpp"
 #include "queue/mpmc_ring.hpp"
 #include "queue/queued_record.hpp"
 #include "sender/backoff.hpp"
@@ -56,13 +57,15 @@ struct SenderOptions {
   std::string spool_dir;
   std::string spool_path;
   std::uint64_t spool_max_bytes = 256ull << 20;
+  // Control: poll when no request reached the server for this long; zero: never poll.
+  Duration control_poll_interval{0};
 };
 
 class Sender {
  public:
-  // Borrows everything; all must outlive the Sender.
+  // Borrows everything; all must outlive the Sender. `inbox` may be null (no control).
   Sender(SenderOptions options, RecordQueue* queue, Counters* counters, Env* env, Clock* clock,
-         Transport* transport);
+         Transport* transport, ControlInbox* inbox = nullptr);
 
   // The thread body: returns after Stop (or Abort) once the queue is drained.
   void Run();
@@ -126,6 +129,13 @@ class Sender {
   bool ReplayFrame(const spool::Frame& frame);
   void FinishReplay();
 
+  // Control: exchanges acks, decisions and the registration for pending actions when the inbox
+  // has something to send, or when no request reached the server for control_poll_interval.
+  void MaybeExchangeControl();
+  void ExchangeControl();
+  // Hands the actions of a 2xx reply to the inbox; notes that the server was reached.
+  void OnReply(const PostResult& result);
+
   PostResult Post(const std::string& path, std::string_view body);
   // POSTs a batch of `records` records and counts the outcome (sent, dropped, or a retry to
   // come); a record the server names as invalid is dropped alone and the rest sent again.
@@ -143,6 +153,8 @@ class Sender {
   const std::unique_ptr<Waker> waker_;
   const std::string records_path_;
   const spool::Frame create_frame_;
+  ControlInbox* const inbox_;
+  const std::string control_path_;
 
   // Control state, shared with callers of the control methods.
   Mutex mu_;
@@ -168,6 +180,7 @@ class Sender {
   spool::SpoolWriter spool_;
   bool spool_pending_ = false;  // the spool file holds frames not yet replayed
   std::uint64_t replay_offset_ = 0;
+  TimePoint last_reply_{};  // the last 2xx answer from the server (control poll timing)
 };
 
 }  // namespace atlas::core

@@ -61,6 +61,7 @@ PostResult PostJson(Transport& transport, const std::string& url, std::string_vi
   result.http_status = response->status;
   if (result.outcome == Outcome::kDelivered) {
     result.duplicates = ReadDuplicates(response->body);
+    result.reply = response->body;
   } else {
     ReadHttpError(*response, &result);
   }

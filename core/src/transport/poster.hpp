@@ -19,6 +19,7 @@ struct PostResult {
   std::int64_t duplicates = 0;  // from the reply of a records request
   std::string error;            // what went wrong, "" when delivered
   std::string field;            // the server's "field" of a refused request, e.g. "records[3].ts"
+  std::string reply;            // the body of a 2xx answer (it may carry control actions)
 };
 
 PostResult PostJson(Transport& transport, const std::string& url, std::string_view json,

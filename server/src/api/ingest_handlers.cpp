@@ -7,10 +7,16 @@ namespace atlas::api {
 namespace {
 
 http::Response IngestBatch(const http::Request& req, store::Store& store,
-                           const model::RecordBatch& batch) {
+                           const model::RecordBatch& batch, const ApiOptions& opt) {
   auto result = store.Ingest(req.params.at("id"), batch);
   if (!result.ok()) return StoreError(result.status());
-  return JsonResponse(200, {{"accepted", result->accepted}, {"duplicates", result->duplicates}});
+  model::Json reply = {{"accepted", result->accepted}, {"duplicates", result->duplicates}};
+  // Control actions ride on the reply the observer gets anyway (docs/control.md, delivery).
+  if (opt.control != nullptr) {
+    model::Json actions = opt.control->PendingForIngest(req.params.at("id"));
+    if (!actions.empty()) reply["actions"] = std::move(actions);
+  }
+  return JsonResponse(200, reply);
 }
 
 }  // namespace
@@ -34,7 +40,7 @@ http::Response PostRecords(const http::Request& req, store::Store& store, const 
   if (auto rejected = RequireJsonBody(req)) return *rejected;
   auto parsed = protocol::ParseRecordBatch(req.body, opt.limits);
   if (auto* error = std::get_if<protocol::ParseError>(&parsed)) return ParseErrorResponse(*error);
-  return IngestBatch(req, store, std::get<model::RecordBatch>(parsed));
+  return IngestBatch(req, store, std::get<model::RecordBatch>(parsed), opt);
 }
 
 http::Response PostFinish(const http::Request& req, store::Store& store, const ApiOptions& opt) {

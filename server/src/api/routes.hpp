@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "control/service.hpp"
 #include "http/http.hpp"
 #include "protocol/parse.hpp"
 #include "store/store.hpp"
@@ -15,6 +16,9 @@ namespace atlas::api {
 struct ApiOptions {
   protocol::Limits limits;
   std::string version;  // the server's version, e.g. "0.1.0"
+  // Control (issue 7): when set, the action and control endpoints are served and ingest
+  // replies carry the run's pending actions. Borrowed; must outlive the router.
+  control::ControlService* control = nullptr;
 };
 
 void AddRoutes(http::Router& router, store::Store& store, const ApiOptions& options);

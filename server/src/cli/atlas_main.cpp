@@ -4,6 +4,7 @@
 
 #include "cli/api_client.hpp"
 #include "cli/commands.hpp"
+#include "cli/control_commands.hpp"
 #include "cli/logging.hpp"
 #include "cli/serve_flags.hpp"
 
@@ -43,6 +44,8 @@ int main(int argc, char** argv) {
   sync_cmd->add_option("--url", sync.server_url, "atlasd URL (default $ATLAS_URL or local)");
   sync_cmd->add_flag("--keep", sync.keep, "Keep spool files after a complete upload");
 
+  ControlCommands control(app);  // stop, pause, resume, adjust, actions
+
   CLI11_PARSE(app, argc, argv);
   ConfigureLogging();
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -51,6 +54,7 @@ int main(int argc, char** argv) {
   if (*runs_cmd) code = RunsCommand(runs);
   if (*show_cmd) code = ShowCommand(show);
   if (*sync_cmd) code = SyncCommand(sync);
+  if (control.selected()) code = control.Run();
   curl_global_cleanup();
   return code;
 }

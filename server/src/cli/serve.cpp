@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "api/routes.hpp"
+#include "control/service.hpp"
 #include "http/server.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "web/static_files.hpp"
@@ -51,7 +52,10 @@ int Serve(const ServeOptions& options) {
   std::unique_ptr<store::Store> store = std::move(opened).value();
 
   http::Router router;
-  api::AddRoutes(router, *store, api::ApiOptions{.limits = {}, .version = ATLAS_VERSION});
+  // Control (issue 7): actions reach observers on ingest replies and polls.
+  control::ControlService control(*store);
+  api::AddRoutes(router, *store,
+                 api::ApiOptions{.limits = {}, .version = ATLAS_VERSION, .control = &control});
   // After the API, so the dashboard's routes can never shadow it.
   const std::string web_dir = web::ResolveWebDir(options.web_dir);
   if (!web::AddRoutes(router, web_dir)) {

@@ -16,6 +16,7 @@
 #include "atlas/status.hpp"
 #include "model/records.hpp"
 #include "model/runs.hpp"
+#include "store/actions.hpp"
 
 namespace atlas::store {
 
@@ -145,8 +146,44 @@ class Store {
     return NoAgentState();
   }
 
+  // ----- control actions (issue 7, docs/control.md; store/actions.hpp) -----
+  // The defaults refuse with kUnavailable, so a backend without an actions table still serves
+  // telemetry; the SQLite store implements them (schema migration 4).
+
+  // Appends `action` to the run's audit log with the run's next action id; kNotFound for an
+  // unknown run.
+  virtual Result<StoredAction> AppendAction(const std::string& run_id, const NewAction& action) {
+    (void)run_id, (void)action;
+    return NoControl();
+  }
+  // Every action of the run in id order; kNotFound for an unknown run.
+  virtual Result<std::vector<StoredAction>> ListActions(const std::string& run_id) {
+    (void)run_id;
+    return NoControl();
+  }
+  // Applies `updates` in one transaction; kNotFound names an unknown run or action id.
+  virtual Status UpdateActions(const std::string& run_id,
+                               const std::vector<ActionUpdate>& updates) {
+    (void)run_id, (void)updates;
+    return NoControl();
+  }
+  // The observer's control registration (pause_on, adjustable names; a JSON object), {} when
+  // it sent none; kNotFound for an unknown run.
+  virtual Status PutControlRegistration(const std::string& run_id,
+                                        const model::Json& registration) {
+    (void)run_id, (void)registration;
+    return NoControl();
+  }
+  virtual Result<model::Json> GetControlRegistration(const std::string& run_id) {
+    (void)run_id;
+    return NoControl();
+  }
+
   // Flushes and closes the database; later calls fail with kUnavailable.
   virtual Status Close() = 0;
+
+ protected:
+  static Status NoControl() { return Status::Unavailable("this store keeps no control actions"); }
 };
 
 }  // namespace atlas::store

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "store/sqlite/actions.hpp"
+
 namespace atlas::store::sqlite {
 namespace {
 
@@ -239,10 +241,11 @@ struct Migration {
   Status (*apply)(Connection&);
 };
 
-constexpr std::array<Migration, 3> kMigrations = {{
+constexpr std::array<Migration, 4> kMigrations = {{
     {1, "base tables", &CreateBaseTables},
     {2, "indexes and step_series", &AddIndexesAndSeries},
     {3, "diagnoses and project thresholds", &AddDiagnoses},
+    {4, "control actions and registrations", &CreateActionTables},
 }};
 static_assert(kMigrations.back().version == kLatestSchemaVersion);
 
