@@ -232,6 +232,25 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/runs/{id}/energy": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: components["parameters"]["RunId"];
+      };
+      cookie?: never;
+    };
+    /** @description The run's energy by component and method, and its carbon and cost (issue 5, docs/energy.md). */
+    get: operations["getRunEnergy"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/runs/{id}/diagnostics": {
     parameters: {
       query?: never;
@@ -549,6 +568,17 @@ export interface components {
       waste?: components["schemas"]["Waste"];
       forecast?: components["schemas"]["Forecast"];
       spent?: components["schemas"]["Footprint"];
+      /** @description The optimal stopping analysis (docs/diagnostics.md). */
+      stopping?: {
+        metric?: string;
+        best_epoch?: number | null;
+        best_value?: number | null;
+        optimal_epoch?: number | null;
+        tolerance?: number;
+        online_stop_epoch?: number | null;
+        online_rule?: string;
+        pitch_rule_epoch?: number | null;
+      };
       layer_scores?: {
         [key: string]: number;
       };
@@ -1035,6 +1065,31 @@ export interface operations {
                 [key: string]: unknown;
               };
             }[];
+          };
+        };
+      };
+      404: components["responses"]["Error"];
+    };
+  };
+  getRunEnergy: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: components["parameters"]["RunId"];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The energy report. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            [key: string]: unknown;
           };
         };
       };
