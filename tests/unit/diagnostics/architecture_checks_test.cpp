@@ -18,10 +18,13 @@ using testing::Module;
 using testing::RunCheck;
 using json = nlohmann::json;
 
-const json kEnergy = json::array(
-    {{{"epoch", 0}, {"joules", {{"gpu", 2000}}}}, {{"epoch", 1}, {"joules", {{"gpu", 2000}}}}});
+// Two epochs of 2 kJ each.
+json Energy() {
+  return json::array(
+      {{{"epoch", 0}, {"joules", {{"gpu", 2000}}}}, {{"epoch", 1}, {"joules", {{"gpu", 2000}}}}});
+}
 
-json Model(json modules) { return {{"architecture", std::move(modules)}, {"epochs", kEnergy}}; }
+json Model(json modules) { return {{"architecture", std::move(modules)}, {"epochs", Energy()}}; }
 
 // A small transformer encoder for sequences of 16 tokens, d_model 64.
 json TransformerModules() {
@@ -68,7 +71,7 @@ TEST(ArchitectureChecks, NoWarningOnTheHealthyControls) {
 
 TEST(ArchitectureChecks, SilentWithoutAModuleTree) {
   json run = {{"layer_samples", HealthyMlpSamples(6)},
-              {"epochs", kEnergy},
+              {"epochs", Energy()},
               {"hyperparameters", {{"dropout", 0.9}}},
               {"config", {{"observer", {{"loss_fn", nullptr}}}}}};
   for (const std::string& id : ArchitectureIds()) {
@@ -196,11 +199,12 @@ TEST(ArchitectureRedundant, SilentOnAHealthyMlpAndWithoutLayerStatistics) {
 // ----- collapsible_linear -----
 
 json LinearPair(std::int64_t hidden, const std::string& parent_type) {
+  const auto h = static_cast<double>(hidden);
   return json::array({
-      Module("", parent_type, "<root>", 0, {32, 64}, {32, 10}, 2.0 * 64 * hidden + 20 * hidden),
-      Module("0", "Linear", "", 65 * hidden, {32, 64}, {32, hidden}, 2.0 * 64 * hidden),
+      Module("", parent_type, "<root>", 0, {32, 64}, {32, 10}, 2.0 * 64 * h + 20 * h),
+      Module("0", "Linear", "", 65 * hidden, {32, 64}, {32, hidden}, 2.0 * 64 * h),
       Module("1", "Dropout", "", 0, {32, hidden}, {32, hidden}, 0),
-      Module("2", "Linear", "", 10 * hidden + 10, {32, hidden}, {32, 10}, 20.0 * hidden),
+      Module("2", "Linear", "", 10 * hidden + 10, {32, hidden}, {32, 10}, 20.0 * h),
   });
 }
 
@@ -256,11 +260,11 @@ TEST(ArchitectureCollapsibleLinear, SilentOnLowRankPairsActivationsAndCustomForw
 // ----- large_kernel -----
 
 json LargeKernelCnn(std::int64_t k) {
-  const std::int64_t conv = 3 * 64 * k * k + 64;
+  const std::int64_t conv = std::int64_t{3} * 64 * k * k + 64;
+  const double conv_flops = 2.0 * 3 * 64 * static_cast<double>(k * k) * 1024;
   return json::array({
-      Module("", "Sequential", "<root>", 0, {8, 3, 32, 32}, {8, 10},
-             2.0 * 3 * 64 * k * k * 1024 + 2e5),
-      Module("0", "Conv2d", "", conv, {8, 3, 32, 32}, {8, 64, 32, 32}, 2.0 * 3 * 64 * k * k * 1024),
+      Module("", "Sequential", "<root>", 0, {8, 3, 32, 32}, {8, 10}, conv_flops + 2e5),
+      Module("0", "Conv2d", "", conv, {8, 3, 32, 32}, {8, 64, 32, 32}, conv_flops),
       Module("1", "ReLU", "", 0, {8, 64, 32, 32}, {8, 64, 32, 32}, 6e4),
       Module("2", "AdaptiveAvgPool2d", "", 0, {8, 64, 32, 32}, {8, 64, 1, 1}, 6e4),
       Module("3", "Flatten", "", 0, {8, 64, 1, 1}, {8, 64}, 0),

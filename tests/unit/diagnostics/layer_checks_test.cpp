@@ -13,7 +13,6 @@ using testing::HealthyMlpSamples;
 using testing::LayerOf;
 using testing::MlpModules;
 using testing::RunCheck;
-using testing::Units;
 using json = nlohmann::json;
 
 json HealthyRun(int samples = 6) {

@@ -24,8 +24,8 @@ namespace atlas::diagnostics::testing {
 using json = nlohmann::json;
 
 // One module record of an architecture record.
-inline json Module(std::string name, std::string type, std::string parent, std::int64_t params,
-                   json in, json out, double flops) {
+inline json Module(std::string name, std::string type, const std::string& parent,
+                   std::int64_t params, json in, json out, double flops) {
   json m = {{"name", std::move(name)},
             {"type", std::move(type)},
             {"params", params},
@@ -70,6 +70,7 @@ inline json CnnModules() {
 // A deterministic spread of per-unit values around `mean` (+-spread), different for each seed.
 inline std::vector<double> Units(int n, double mean, double spread, int seed) {
   std::vector<double> v;
+  v.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
     v.push_back(mean + spread * std::sin(12.9898 * (i + 1) * (seed + 1) + 78.233 * seed));
   }
@@ -123,7 +124,8 @@ inline json HealthyMlpLayers(int seed) {
 // `count` healthy MLP samples, every 50 steps, two per epoch.
 inline json HealthyMlpSamples(int count) {
   json samples = json::array();
-  for (int k = 0; k < count; ++k) samples.push_back(Sample(50 * k, k / 2, HealthyMlpLayers(k)));
+  for (int k = 0; k < count; ++k)
+    samples.push_back(Sample(std::int64_t{50} * k, k / 2, HealthyMlpLayers(k)));
   return samples;
 }
 
