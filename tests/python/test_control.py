@@ -47,6 +47,9 @@ def post(server: Atlasd, path: str, payload: dict[str, Any]) -> tuple[int, Any]:
 
 
 def act(server: Atlasd, run_id: str, **payload: Any) -> Any:
+    # The observer creates its run with its first batch of telemetry, shortly after the first
+    # step: an action asked for from inside the loop waits for the run to exist.
+    wait_until(lambda: _run_exists(server, run_id), what=f"run {run_id}")
     status, body = post(server, f"/api/v1/runs/{run_id}/actions", payload)
     assert status == 201, body
     return body
