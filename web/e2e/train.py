@@ -17,7 +17,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from atlas_observatory import Observer
+from atlas_observatory import Observer, ObserverConfig
 
 
 def main() -> None:
@@ -25,6 +25,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--step-sleep", type=float, default=0.03)
     parser.add_argument("--run-name", default="e2e-digits")
+    parser.add_argument(
+        "--no-energy",
+        action="store_true",
+        help="do not track energy (for a server older than the energy step fields)",
+    )
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -41,7 +46,8 @@ def main() -> None:
         nn.Linear(8 * 4 * 4, 10),
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    observer = Observer(project="e2e", run_name=args.run_name)
+    config = ObserverConfig(track_sustainability=not args.no_energy)
+    observer = Observer(project="e2e", run_name=args.run_name, config=config)
     observer.log_hyperparameters({"num_epochs": args.epochs, "batch_size": 64, "lr": 3e-3})
     observer.register_model(model)
     print(f"run {observer.run_id}", flush=True)
