@@ -261,6 +261,7 @@ TEST(Forecast, ProjectsThePlannedEpochsAtTheMedianEpoch) {
 
 TEST(Forecast, RecoversAnExponentialLearningCurve) {
   std::vector<double> values;
+  values.reserve(8);
   for (int e = 0; e < 8; ++e) values.push_back(0.5 + 2 * std::exp(-0.5 * (e + 1)));
   nlohmann::json j = SeriesRun("val", values);
   j["planned_epochs"] = 40;
@@ -277,6 +278,7 @@ TEST(Forecast, RecoversAnExponentialLearningCurve) {
 
 TEST(Forecast, RecoversAPowerLawLearningCurve) {
   std::vector<double> values;
+  values.reserve(10);
   for (int e = 0; e < 10; ++e) values.push_back(0.2 + 1.5 * std::pow(e + 1, -0.8));
   const Forecast fc = ForecastRun(Telemetry(SeriesRun("train", values)), Thresholds());
   EXPECT_EQ(fc.curve_model.rfind("power law", 0), 0u) << fc.curve_model;

@@ -29,6 +29,14 @@ struct CaseError : std::runtime_error {
   throw CaseError(field + ": " + reason);
 }
 
+// "field.key", the path of a nested field in an error message.
+std::string Path(const std::string& field, std::string_view key) {
+  std::string path = field;
+  path += '.';
+  path += key;
+  return path;
+}
+
 // A telemetry number: a JSON number or "NaN" / "Infinity" / "-Infinity".
 double Number(const json& v, const std::string& field) {
   if (v.is_number()) return v.get<double>();
@@ -84,7 +92,7 @@ FieldStats ParseFieldStats(const json& v, std::int64_t steps, const std::string&
     static constexpr std::array kKeys = {"mean",  "std",  "min",   "max",
                                          "first", "last", "count", "nonfinite"};
     if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
-      Fail(field + "." + key, "unknown statistic");
+      Fail(Path(field, key), "unknown statistic");
     }
   }
   s.count = v.value("count", steps);
@@ -120,8 +128,8 @@ StepAggregate ParseSteps(const json& v, std::int64_t next_step, double start_ts,
       continue;
     }
     const std::optional<model::StepField> f = model::FindStepField(key);
-    if (!f) Fail(field + "." + key, "not a step field (docs/protocol.md, step)");
-    agg.fields[static_cast<std::size_t>(*f)] = ParseFieldStats(value, agg.steps, field + "." + key);
+    if (!f) Fail(Path(field, key), "not a step field (docs/protocol.md, step)");
+    agg.fields[static_cast<std::size_t>(*f)] = ParseFieldStats(value, agg.steps, Path(field, key));
   }
   return agg;
 }
