@@ -1,6 +1,7 @@
 #include "api/routes.hpp"
 
 #include "api/control_handlers.hpp"
+#include "api/energy_handlers.hpp"
 #include "api/handlers.hpp"
 #include "api/responses.hpp"
 
@@ -31,6 +32,7 @@ void AddRoutes(http::Router& router, store::Store& store, const ApiOptions& opti
   router.Add("GET", "/api/v1/runs/{id}/layers", [s](Req r) { return ListLayerStats(r, *s); });
   router.Add("GET", "/api/v1/runs/{id}/events", [s](Req r) { return ListEvents(r, *s); });
   router.Add("GET", "/api/v1/runs/{id}/profiles", [s](Req r) { return ListProfiles(r, *s); });
+  router.Add("GET", "/api/v1/runs/{id}/energy", [s](Req r) { return GetRunEnergy(r, *s); });
   router.Add("GET", "/api/v1/projects", [s](Req r) { return ListProjects(r, *s); });
   if (options.control != nullptr) AddControlRoutes(router, *options.control);
 }
