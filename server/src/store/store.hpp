@@ -17,6 +17,7 @@
 #include "model/records.hpp"
 #include "model/runs.hpp"
 #include "store/actions.hpp"
+#include "store/agent_records.hpp"
 
 namespace atlas::store {
 
@@ -184,6 +185,9 @@ class Store {
 
  protected:
   static Status NoControl() { return Status::Unavailable("this store keeps no control actions"); }
+  static Status NoAgentState() {
+    return Status::Unavailable("this store keeps no agent state");
+  }
 };
 
 }  // namespace atlas::store

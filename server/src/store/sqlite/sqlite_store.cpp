@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "store/sqlite/actions.hpp"
+#include "store/sqlite/agent_tables.hpp"
 #include "store/sqlite/db.hpp"
 #include "store/sqlite/diagnoses.hpp"
 #include "store/sqlite/reader_pool.hpp"
@@ -177,6 +178,37 @@ class SqliteStore final : public Store {
 
   Result<model::Json> GetControlRegistration(const std::string& run_id) override {
     return Read([&](Connection& conn) { return sqlite::ReadControlRegistration(conn, run_id); });
+  }
+
+  Status SaveBeliefs(const BeliefRecord& record) override {
+    return Write([&](Writer& writer) { return sqlite::WriteBeliefs(writer.connection(), record); });
+  }
+
+  Result<std::optional<BeliefRecord>> GetBeliefs(const std::string& run_id) override {
+    return Read([&](Connection& conn) { return sqlite::ReadBeliefs(conn, run_id); });
+  }
+
+  Result<std::vector<BeliefRecord>> ListBeliefsByFingerprint(const std::string& fingerprint,
+                                                             std::int64_t limit) override {
+    return Read([&](Connection& conn) {
+      return sqlite::ReadBeliefsByFingerprint(conn, fingerprint, limit);
+    });
+  }
+
+  Result<ProposalRecord> AppendProposal(const ProposalRecord& proposal) override {
+    return Write(
+        [&](Writer& writer) { return sqlite::InsertProposal(writer.connection(), proposal); });
+  }
+
+  Result<std::vector<ProposalRecord>> ListProposals(const std::string& run_id) override {
+    return Read([&](Connection& conn) { return sqlite::ReadProposals(conn, run_id); });
+  }
+
+  Status ResolveProposal(const std::string& run_id, std::int64_t id,
+                         const std::string& status) override {
+    return Write([&](Writer& writer) {
+      return sqlite::ResolveProposal(writer.connection(), run_id, id, status, writer.now());
+    });
   }
 
   Status Close() override {
