@@ -6,10 +6,21 @@
 namespace atlas::api {
 namespace {
 
+// Tells every ingest listener about a stored batch (live/ingest_listener.hpp).
+void NotifyStored(const ApiOptions& opt, const std::string& run_id, model::RecordBatch&& batch,
+                  const model::IngestResult& result) {
+  if (opt.ingest_listeners.empty()) return;
+  const auto shared = std::make_shared<const model::RecordBatch>(std::move(batch));
+  for (live::IngestListener* listener : opt.ingest_listeners) {
+    listener->OnBatchStored(run_id, shared, result);
+  }
+}
+
 http::Response IngestBatch(const http::Request& req, store::Store& store,
-                           const model::RecordBatch& batch, const ApiOptions& opt) {
+                           model::RecordBatch&& batch, const ApiOptions& opt) {
   auto result = store.Ingest(req.params.at("id"), batch);
   if (!result.ok()) return StoreError(result.status());
+  NotifyStored(opt, req.params.at("id"), std::move(batch), *result);
   model::Json reply = {{"accepted", result->accepted}, {"duplicates", result->duplicates}};
   // Control actions ride on the reply the observer gets anyway (docs/control.md, delivery).
   if (opt.control != nullptr) {
@@ -28,6 +39,9 @@ http::Response CreateRun(const http::Request& req, store::Store& store, const Ap
   auto result = store.CreateOrResumeRun(std::get<model::RunCreate>(parsed));
   if (!result.ok()) return StoreError(result.status());
   const model::Run& run = result->run;
+  for (live::IngestListener* listener : opt.ingest_listeners) {
+    listener->OnRunCreated(run, result->resumed);
+  }
   return JsonResponse(result->resumed ? 200 : 201, {{"id", run.id},
                                                     {"project_id", run.project_id},
                                                     {"project", run.project_name},
@@ -40,7 +54,7 @@ http::Response PostRecords(const http::Request& req, store::Store& store, const 
   if (auto rejected = RequireJsonBody(req)) return *rejected;
   auto parsed = protocol::ParseRecordBatch(req.body, opt.limits);
   if (auto* error = std::get_if<protocol::ParseError>(&parsed)) return ParseErrorResponse(*error);
-  return IngestBatch(req, store, std::get<model::RecordBatch>(parsed), opt);
+  return IngestBatch(req, store, std::get<model::RecordBatch>(std::move(parsed)), opt);
 }
 
 http::Response PostFinish(const http::Request& req, store::Store& store, const ApiOptions& opt) {
@@ -51,6 +65,7 @@ http::Response PostFinish(const http::Request& req, store::Store& store, const A
   batch.finishes.push_back(std::get<model::FinishRecord>(std::move(parsed)));
   auto result = store.Ingest(req.params.at("id"), batch);
   if (!result.ok()) return StoreError(result.status());
+  NotifyStored(opt, req.params.at("id"), std::move(batch), *result);
   auto run = store.GetRun(req.params.at("id"));
   if (!run.ok()) return StoreError(run.status());
   return JsonResponse(200, {{"accepted", result->accepted},

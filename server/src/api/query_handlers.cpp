@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "api/diagnostics_handlers.hpp"
 #include "api/handlers.hpp"
 #include "api/json_views.hpp"
 #include "api/responses.hpp"
@@ -78,6 +79,7 @@ http::Response ListRuns(const http::Request& req, store::Store& store) {
   if (!page.ok()) return StoreError(page.status());
   model::Json runs = model::Json::array();
   for (const auto& run : page->runs) runs.push_back(RunSummaryJson(run));
+  AddDiagnosisSummaries(store, runs);
   return JsonResponse(
       200,
       {{"runs", std::move(runs)}, {"total", page->total}, {"limit", limit}, {"offset", offset}});
@@ -86,7 +88,9 @@ http::Response ListRuns(const http::Request& req, store::Store& store) {
 http::Response GetRun(const http::Request& req, store::Store& store) {
   auto run = store.GetRun(req.params.at("id"));
   if (!run.ok()) return StoreError(run.status());
-  return JsonResponse(200, RunDetailJson(*run));
+  Json detail = Json::array({RunDetailJson(*run)});
+  AddDiagnosisSummaries(store, detail);
+  return JsonResponse(200, detail[0]);
 }
 
 http::Response ListSeries(const http::Request& req, store::Store& store) {

@@ -1,9 +1,11 @@
 #include "api/routes.hpp"
 
 #include "api/control_handlers.hpp"
+#include "api/diagnostics_handlers.hpp"
 #include "api/energy_handlers.hpp"
 #include "api/handlers.hpp"
 #include "api/responses.hpp"
+#include "live/live_handlers.hpp"
 
 namespace atlas::api {
 
@@ -35,6 +37,21 @@ void AddRoutes(http::Router& router, store::Store& store, const ApiOptions& opti
   router.Add("GET", "/api/v1/runs/{id}/energy", [s](Req r) { return GetRunEnergy(r, *s); });
   router.Add("GET", "/api/v1/projects", [s](Req r) { return ListProjects(r, *s); });
   if (options.control != nullptr) AddControlRoutes(router, *options.control);
+  if (live::Hub* hub = options.hub; hub != nullptr) {
+    router.Add("GET", "/api/v1/runs/{id}/live",
+               [s, hub](Req r) { return live::RunLiveStream(r, *hub, *s); });
+    router.Add("GET", "/api/v1/live", [hub](Req r) { return live::RunsLiveStream(r, *hub); });
+  }
+  if (analysis::AnalysisService* a = options.analysis; a != nullptr) {
+    router.Add("GET", "/api/v1/runs/{id}/diagnostics",
+               [a](Req r) { return GetRunDiagnostics(r, *a); });
+    router.Add("GET", "/api/v1/diagnostics/checks", [](Req r) { return ListChecks(r); });
+    router.Add("GET", "/api/v1/diagnostics/thresholds", [](Req r) { return ListThresholds(r); });
+    router.Add("GET", "/api/v1/projects/{id}/thresholds",
+               [s, a](Req r) { return GetProjectThresholds(r, *s, *a); });
+    router.Add("PUT", "/api/v1/projects/{id}/thresholds",
+               [s, a](Req r) { return PutProjectThresholds(r, *s, *a); });
+  }
 }
 
 }  // namespace atlas::api

@@ -6,6 +6,7 @@
 #include "cli/commands.hpp"
 #include "cli/control_commands.hpp"
 #include "cli/logging.hpp"
+#include "cli/report_command.hpp"
 #include "cli/serve_flags.hpp"
 
 int main(int argc, char** argv) {
@@ -44,6 +45,13 @@ int main(int argc, char** argv) {
   sync_cmd->add_option("--url", sync.server_url, "atlasd URL (default $ATLAS_URL or local)");
   sync_cmd->add_flag("--keep", sync.keep, "Keep spool files after a complete upload");
 
+  ReportOptions report;
+  report.server_url = DefaultServerUrl();
+  CLI::App* report_cmd = app.add_subcommand("report", "Print a run's diagnosis");
+  report_cmd->add_option("RUN", report.run_id, "Run id")->required();
+  report_cmd->add_option("--url", report.server_url, "atlasd URL (default $ATLAS_URL or local)");
+  report_cmd->add_flag("--json", report.json, "Print the diagnosis document (JSON)");
+
   ControlCommands control(app);  // stop, pause, resume, adjust, actions
 
   CLI11_PARSE(app, argc, argv);
@@ -54,6 +62,7 @@ int main(int argc, char** argv) {
   if (*runs_cmd) code = RunsCommand(runs);
   if (*show_cmd) code = ShowCommand(show);
   if (*sync_cmd) code = SyncCommand(sync);
+  if (*report_cmd) code = ReportCommand(report);
   if (control.selected()) code = control.Run();
   curl_global_cleanup();
   return code;

@@ -6,9 +6,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "analysis/service.hpp"
 #include "api/routes.hpp"
 #include "control/service.hpp"
 #include "http/server.hpp"
+#include "live/hub.hpp"
+#include "live/run_feed.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "web/static_files.hpp"
 
@@ -51,11 +54,24 @@ int Serve(const ServeOptions& options) {
   }
   std::unique_ptr<store::Store> store = std::move(opened).value();
 
-  http::Router router;
+  // Live push and diagnostics: both follow ingest through the API's listener list. They stop
+  // after the server (below), so no request can reach them once they are gone.
+  live::Hub hub;
+  live::RunFeed feed(hub, live::RunFeed::Options{});
+  analysis::AnalysisService analysis(*store, &hub);
+  feed.Start();
+  analysis.Start();
+
+  api::ApiOptions api_options;
+  api_options.version = ATLAS_VERSION;
+  api_options.hub = &hub;
+  api_options.analysis = &analysis;
+  api_options.ingest_listeners = {&analysis, &feed};
   // Control (issue 7): actions reach observers on ingest replies and polls.
   control::ControlService control(*store);
-  api::AddRoutes(router, *store,
-                 api::ApiOptions{.limits = {}, .version = ATLAS_VERSION, .control = &control});
+  api_options.control = &control;
+  http::Router router;
+  api::AddRoutes(router, *store, api_options);
   // After the API, so the dashboard's routes can never shadow it.
   const std::string web_dir = web::ResolveWebDir(options.web_dir);
   if (!web::AddRoutes(router, web_dir)) {
@@ -81,6 +97,8 @@ int Serve(const ServeOptions& options) {
   }
 
   server.RunUntilSignal();
+  analysis.Stop();
+  feed.Stop();
 
   if (Status closed = store->Close(); !closed.ok()) {
     spdlog::error("closing the database failed: {}", closed.message());

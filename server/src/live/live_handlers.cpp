@@ -10,13 +10,14 @@ namespace atlas::live {
 namespace {
 
 std::optional<std::uint64_t> LastEventId(const http::Request& request) {
-  std::optional<std::string> text = request.Header("last-event-id");
-  if (!text) text = request.Query("last_event_id");
-  if (!text || text->empty()) return std::nullopt;
+  const std::string text = request.Header("last-event-id")
+                               .value_or(request.Query("last_event_id").value_or(std::string()));
+  if (text.empty()) return std::nullopt;
   std::uint64_t id = 0;
-  const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), id);
+  const char* const end = text.data() + text.size();
+  const auto [parsed_end, error] = std::from_chars(text.data(), end, id);
   // An id this server never gave out is ignored: the client gets live events from now on.
-  if (error != std::errc() || end != text->data() + text->size()) return std::nullopt;
+  if (error != std::errc() || parsed_end != end) return std::nullopt;
   return id;
 }
 
