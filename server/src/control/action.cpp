@@ -76,12 +76,15 @@ std::optional<RequestError> ValidateAdjust(const Json& params, std::string_view 
   }
   *normalised = Json::object();
   for (const auto& [name, value] : params.items()) {
+    std::string value_field = field;
+    value_field += '.';
+    value_field += name;
     if (!ValidName(name)) {
-      return Invalid(field + "." + name, "a value's name is 1-64 of A-Z a-z 0-9 _ . -");
+      return Invalid(value_field, "a value's name is 1-64 of A-Z a-z 0-9 _ . -");
     }
     std::string error;
     auto norm = NormaliseAdjustValue(value, &error);
-    if (!norm) return Invalid(field + "." + name, error);
+    if (!norm) return Invalid(value_field, error);
     (*normalised)[name] = std::move(*norm);
   }
   return std::nullopt;
@@ -368,9 +371,15 @@ std::optional<std::string> Conflict(const ActionRequest& request, ControlState s
     for (const auto& [name, value] : request.params.items()) {
       const auto& names = registration.adjustable;
       if (std::find(names.begin(), names.end(), name) == names.end()) {
-        std::string known;
-        for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-        return run + " has no adjustable value '" + name + "' (registered: " + known + ")";
+        std::string message = run + " has no adjustable value '";
+        message += name;
+        message += "' (registered: ";
+        for (std::size_t i = 0; i < names.size(); ++i) {
+          if (i > 0) message += ", ";
+          message += names[i];
+        }
+        message += ")";
+        return message;
       }
     }
   }

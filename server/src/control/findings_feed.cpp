@@ -18,8 +18,10 @@ std::vector<FindingNote> FindingsOfEvent(const std::string& text) {
   if (text.find("\nevent: diagnostics\n") == std::string::npos) return notes;
   const auto data = text.find("\ndata: ");
   if (data == std::string::npos) return notes;
-  const std::string_view body = std::string_view(text).substr(data + 7);
-  const Json document = Json::parse(body.substr(0, body.find('\n')), nullptr, false);
+  std::string_view body = text;
+  body.remove_prefix(data + 7);
+  const Json document =
+      Json::parse(body.substr(0, body.find('\n')), nullptr, /*allow_exceptions=*/false);
   if (!document.is_object()) return notes;
   const auto findings = document.find("findings");
   if (findings == document.end() || !findings->is_array()) return notes;
