@@ -241,7 +241,8 @@ export interface paths {
       };
       cookie?: never;
     };
-    /** @description The run's energy by component and method, and its carbon and cost (issue 5, docs/energy.md). */
+    /** @description The run's energy, carbon and cost per epoch, component (with methods) and layer (issue 5; docs/protocol.md "Energy", docs/energy.md).
+     *      */
     get: operations["getRunEnergy"];
     put?: never;
     post?: never;
@@ -332,6 +333,13 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    /** @description Joules of one component obtained by one method (devices summed). */
+    ComponentEnergy: {
+      /** @enum {string} */
+      component: "gpu" | "cpu" | "ram" | "other" | "all";
+      joules: number;
+      method: string;
+    };
     Error: {
       error: string;
       field?: string;
@@ -1082,14 +1090,56 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description The energy report. */
+      /** @description Settings, totals, epochs, layers, whether measured, methods and notes. */
       200: {
         headers: {
           [name: string]: unknown;
         };
         content: {
           "application/json": {
-            [key: string]: unknown;
+            settings: {
+              pue: number;
+              g_co2_per_kwh: number;
+              intensity_source: string;
+              eur_per_tonne_co2: number;
+              g_co2_per_car_km: number;
+              budget_kg_co2: number | null;
+            };
+            totals: {
+              joules: number;
+              kwh: number;
+              kg_co2: number;
+              eur: number;
+              car_km: number;
+              by_component: components["schemas"]["ComponentEnergy"][];
+            };
+            epochs: {
+              epoch: number;
+              joules: number;
+              kwh: number;
+              kg_co2: number;
+              eur: number;
+              car_km: number;
+              by_component: components["schemas"]["ComponentEnergy"][];
+              methods: string[];
+              /** @enum {string} */
+              source: "epoch" | "steps" | "none";
+              complete: boolean;
+              loss: number | null;
+            }[];
+            layers: {
+              layer: string;
+              share: number;
+              basis: string;
+              joules: number;
+              kg_co2: number;
+            }[];
+            /** @enum {string} */
+            layer_basis: "profiler:device_ms" | "profiler:cpu_ms" | "flops" | "none";
+            measured: boolean;
+            measured_joules: number;
+            methods: string[];
+            notes: string[];
           };
         };
       };
