@@ -378,7 +378,7 @@ std::vector<ControlAction> Client::PollActions() noexcept {
 void Client::AckAction(std::int64_t id, bool applied, std::string detail) noexcept {
   if (!impl_->InOwnerProcess()) return;
   try {
-    impl_->inbox().Ack(id, applied, detail);
+    impl_->inbox().Ack(id, applied, std::move(detail));
     impl_->WakeSender();
   } catch (const std::exception&) {
     impl_->counters().SetLastError("atlas: could not queue a control acknowledgement");
@@ -389,7 +389,7 @@ void Client::ReportDecision(std::string action, std::string mode, std::string ac
                             std::string reason) noexcept {
   if (!impl_->InOwnerProcess()) return;
   try {
-    impl_->inbox().Decide(action, mode, actor, reason);
+    impl_->inbox().Decide(std::move(action), std::move(mode), std::move(actor), std::move(reason));
     impl_->WakeSender();
   } catch (const std::exception&) {
     impl_->counters().SetLastError("atlas: could not queue a control decision");

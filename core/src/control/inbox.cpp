@@ -9,6 +9,9 @@ namespace {
 
 using Json = nlohmann::json;
 
+constexpr std::size_t kMaxText = 1000;  // the server's limit on detail and reason
+constexpr std::size_t kMaxActor = 128;
+
 std::string Text(const Json& object, const char* key) {
   const auto it = object.find(key);
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -57,21 +60,22 @@ std::vector<ControlAction> ControlInbox::Take() {
   return taken;
 }
 
-void ControlInbox::Ack(std::int64_t id, bool applied, std::string_view detail) {
-  Json ack = {{"id", id},
-              {"outcome", applied ? "applied" : "rejected"},
-              {"detail", std::string(detail.substr(0, 1000))}};
+void ControlInbox::Ack(std::int64_t id, bool applied, std::string detail) {
+  if (detail.size() > kMaxText) detail.resize(kMaxText);
+  Json ack = {
+      {"id", id}, {"outcome", applied ? "applied" : "rejected"}, {"detail", std::move(detail)}};
   MutexLock lock(&mu_);
   outgoing_.acks.push_back(Dump(ack));
   Recount();
 }
 
-void ControlInbox::Decide(std::string_view action, std::string_view mode, std::string_view actor,
-                          std::string_view reason) {
-  Json decision = {{"action", std::string(action)},
-                   {"actor", std::string(actor.substr(0, 128))},
-                   {"reason", std::string(reason.substr(0, 1000))}};
-  if (!mode.empty()) decision["mode"] = std::string(mode);
+void ControlInbox::Decide(std::string action, std::string mode, std::string actor,
+                          std::string reason) {
+  if (actor.size() > kMaxActor) actor.resize(kMaxActor);
+  if (reason.size() > kMaxText) reason.resize(kMaxText);
+  Json decision = {
+      {"action", std::move(action)}, {"actor", std::move(actor)}, {"reason", std::move(reason)}};
+  if (!mode.empty()) decision["mode"] = std::move(mode);
   MutexLock lock(&mu_);
   outgoing_.decisions.push_back(Dump(decision));
   Recount();

@@ -38,9 +38,10 @@ class ControlInbox {
   bool has_actions() const { return pending_count_.load(std::memory_order_acquire) > 0; }
   std::vector<ControlAction> Take() ATLAS_EXCLUDES(mu_);
 
-  void Ack(std::int64_t id, bool applied, std::string_view detail) ATLAS_EXCLUDES(mu_);
-  void Decide(std::string_view action, std::string_view mode, std::string_view actor,
-              std::string_view reason) ATLAS_EXCLUDES(mu_);
+  // Texts longer than the server accepts are cut (detail and reason 1,000 bytes, actor 128).
+  void Ack(std::int64_t id, bool applied, std::string detail) ATLAS_EXCLUDES(mu_);
+  void Decide(std::string action, std::string mode, std::string actor, std::string reason)
+      ATLAS_EXCLUDES(mu_);
   // Keeps `json` (a JSON object's text) to send; a later call replaces an unsent one.
   void Register(std::string json) ATLAS_EXCLUDES(mu_);
 
