@@ -2,6 +2,7 @@
 #include <curl/curl.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/agent_commands.hpp"
 #include "cli/api_client.hpp"
 #include "cli/commands.hpp"
 #include "cli/control_commands.hpp"
@@ -54,6 +55,8 @@ int main(int argc, char** argv) {
 
   ControlCommands control(app);  // stop, pause, resume, adjust, actions
 
+  AgentCommands agent(app);  // ask, mcp
+
   CLI11_PARSE(app, argc, argv);
   ConfigureLogging();
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -64,6 +67,7 @@ int main(int argc, char** argv) {
   if (*sync_cmd) code = SyncCommand(sync);
   if (*report_cmd) code = ReportCommand(report);
   if (control.selected()) code = control.Run();
+  if (agent.selected()) code = agent.Run();
   curl_global_cleanup();
   return code;
 }

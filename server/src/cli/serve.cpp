@@ -2,16 +2,20 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
+#include "agent/config.hpp"
+#include "agent/service.hpp"
 #include "analysis/service.hpp"
 #include "api/routes.hpp"
 #include "control/service.hpp"
 #include "http/server.hpp"
 #include "live/hub.hpp"
 #include "live/run_feed.hpp"
+#include "mcp/server.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "web/static_files.hpp"
 
@@ -72,6 +76,20 @@ int Serve(const ServeOptions& options) {
   api_options.control = &control;
   http::Router router;
   api::AddRoutes(router, *store, api_options);
+  // The agent and its MCP server (issue 8, docs/agent.md): the same tools over the same store,
+  // beliefs revised in the background, insights and proposals pushed on the run's topic.
+  agent::AgentConfig agent_config = agent::ConfigFromEnv(&std::getenv);
+  agent_config.allow_actions = agent_config.allow_actions || options.agent_actions;
+  auto agent_service =
+      std::make_unique<agent::AgentService>(agent::DefaultSources(*store), agent_config);
+  agent_service->AddListener([&hub](const std::string& event, const nlohmann::json& data) {
+    hub.Publish(live::Hub::RunTopic(data.value("run_id", "")), event, data);
+  });
+  agent::AddAgentRoutes(router, *agent_service);
+  const mcp::McpServer mcp_server(agent_service->tools(),
+                                  mcp::McpOptions{agent_config.allow_actions, ATLAS_VERSION});
+  mcp::AddMcpRoutes(router, mcp_server);
+  agent_service->StartBackground(std::chrono::seconds(2));
   // After the API, so the dashboard's routes can never shadow it.
   const std::string web_dir = web::ResolveWebDir(options.web_dir);
   if (!web::AddRoutes(router, web_dir)) {
@@ -97,6 +115,7 @@ int Serve(const ServeOptions& options) {
   }
 
   server.RunUntilSignal();
+  agent_service.reset();  // joins its workers before the store closes
   analysis.Stop();
   feed.Stop();
 

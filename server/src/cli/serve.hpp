@@ -18,6 +18,7 @@ struct ServeOptions {
   std::size_t body_limit = 32u << 20;  // request bodies on the wire
   bool log_requests = true;
   std::string web_dir;  // the built dashboard; empty: $ATLAS_WEB_DIR, else the build's web/dist
+  bool agent_actions = false;  // offer request_run_action to the agent and MCP clients
 };
 
 // The default data directory: $ATLAS_DATA_DIR, else $HOME/.atlas, else ./.atlas.

@@ -19,6 +19,8 @@ inline void AddServeFlags(CLI::App& app, ServeOptions& options) {
   app.add_option(
       "--web-dir", options.web_dir,
       "The built dashboard served at / (default $ATLAS_WEB_DIR, else the build's web/dist)");
+  app.add_flag("--allow-agent-actions", options.agent_actions,
+               "Let the agent and MCP clients propose stop/pause/adjust (confirmed in the UI)");
   app.add_flag("!--no-request-log", options.log_requests, "Do not log each request");
 }
 
