@@ -26,6 +26,15 @@ bool HasType(const Json& value, const std::string& type) {
 
 std::string Where(const std::string& path) { return path.empty() ? "arguments" : path; }
 
+// "path.key", or "key" at the top level.
+std::string Join(const std::string& path, const std::string& key) {
+  if (path.empty()) return key;
+  std::string joined = path;
+  joined += '.';
+  joined += key;
+  return joined;
+}
+
 Status Validate(const Json& schema, const Json& value, const std::string& path);
 
 Status ValidateObject(const Json& schema, const Json& value, const std::string& path) {
@@ -33,15 +42,14 @@ Status ValidateObject(const Json& schema, const Json& value, const std::string& 
   for (const auto& required : schema.value("required", Json::array())) {
     const std::string key = required.get<std::string>();
     if (!value.contains(key)) {
-      return Status::InvalidArgument(
-          fmt::format("{}: is required", path.empty() ? key : path + "." + key));
+      return Status::InvalidArgument(fmt::format("{}: is required", Join(path, key)));
     }
   }
   const bool closed = schema.contains("additionalProperties") &&
                       schema["additionalProperties"].is_boolean() &&
                       !schema["additionalProperties"].get<bool>();
   for (const auto& [key, item] : value.items()) {
-    const std::string item_path = path.empty() ? key : path + "." + key;
+    const std::string item_path = Join(path, key);
     if (!properties.contains(key)) {
       if (closed)
         return Status::InvalidArgument(fmt::format("{}: is not a known argument", item_path));
