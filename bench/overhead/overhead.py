@@ -24,8 +24,8 @@ but no server competes for the CPU.
 
 Observer CPU time. Wall-clock ratios cannot resolve 1 % on this kind of machine (the A/A control
 differs by a few percent), so each observed variant also measures the thread CPU time
-(``time.thread_time_ns``) spent inside the observer's own code: its step entry points (begin,
-forward end, backward start and end, step end, output split, the optimizer hooks) and layer
+(``time.thread_time_ns``) spent inside the observer's own code: its step entry points (control,
+begin, forward end, backward start and end, step end, output split, the optimizer hooks) and layer
 health's activation reductions (which run inside the model's forward). The table gives it per
 timed step and as a share of the median ``bare`` step. Time torch spends in the training loop
 because of the observer (e.g. autograd keeping a hooked tensor) is not in it; the wall-clock
@@ -160,6 +160,7 @@ def token_batches(count: int = 64, vocab: int = 64, block: int = 32) -> list[Bat
 
 # The observer's entry points from a training step (see "Observer CPU time" above).
 OBSERVER_ENTRY_POINTS = (
+    "_control_step",
     "_begin_step",
     "_target_kwargs",
     "_forward_end",

@@ -341,7 +341,9 @@ class LayerHealth:
             return  # a call with another unit count (variable shapes): keep the first
         inner = math.prod(a.shape[unit_dim + 1 :])
         saturation = _SATURATION_CODE[layer.saturation]
-        _atlas.accumulate_units(a.contiguous(), units, inner, saturation, layer.host)
+        _atlas.accumulate_units(
+            _host_view(a.contiguous()), units, inner, saturation, _host_view(layer.host)
+        )
         layer.elements += a.numel()
         layer.rows += a.numel() // units
 
@@ -418,7 +420,7 @@ class LayerHealth:
         before = [self._buffers[i] for i in params.snapshot_of]
         if _host_float32(weights):
             squares = torch.empty(len(weights), dtype=torch.float64)
-            _atlas.squared_distances(weights, before, squares)
+            _atlas.squared_distances(_host_views(weights), _host_views(before), _host_view(squares))
             params.update_norm = squares.sqrt_()
             return
         params.update_norm = _stack(_norms(list(torch._foreach_sub(weights, before))))
@@ -467,7 +469,12 @@ class LayerHealth:
         sizes = [param.numel() for _, param in self._flat]
         _add_param_entries(entries, len(self._layers), sizes, params, lists)
         layers = [
-            (layer.name, list(fields.items()), list(extra.items()), arrays)
+            (
+                layer.name,
+                list(fields.items()),
+                list(extra.items()),
+                [(key, _host_view(values), scale) for key, values, scale in arrays],
+            )
             for layer, (fields, extra, arrays) in zip(self._layers, entries, strict=True)
             if fields or extra or arrays
         ]
@@ -545,6 +552,36 @@ def _unpack_host(layer: _Layer) -> None:
     layer.nonfinite = [float(host[4 * units + 1])]
 
 
+def _numpy_view(t: torch.Tensor) -> Any:
+    return t.numpy()
+
+
+def _same(t: torch.Tensor) -> Any:
+    return t
+
+
+def _pick_host_view() -> Callable[[torch.Tensor], Any]:
+    """How CPU tensors are handed to the C++ kernels. torch's ``Tensor.__dlpack__`` is Python
+    code that costs several microseconds per tensor, and a sample hands over ~80 tensors; a
+    numpy view of the same memory (``Tensor.numpy()``, no copy) is read by the binding through
+    the buffer protocol in well under one. numpy is optional for torch: without it the kernels
+    take the tensors themselves (DLPack), with the same results."""
+    try:
+        torch.zeros(1).numpy()
+    except (ImportError, RuntimeError):
+        return _same
+    return _numpy_view
+
+
+# The argument the kernels get for a detached, contiguous CPU tensor (see _pick_host_view).
+_host_view = _pick_host_view()
+
+
+def _host_views(tensors: list[torch.Tensor]) -> list[Any]:
+    view = _host_view
+    return [view(t) for t in tensors]
+
+
 def _on_host(t: torch.Tensor) -> bool:
     """Whether `t` takes the C++ kernels (CPU): the one switch between the two paths."""
     return t.device.type == "cpu"
@@ -568,7 +605,7 @@ def _host_stats(
     if not tensors:
         return None, None, None, []
     out = torch.empty(4 * len(tensors), dtype=torch.float64)
-    _atlas.tensor_stats(tensors, out)
+    _atlas.tensor_stats(_host_views(tensors), _host_view(out))
     stats = out.view(len(tensors), 4)
     nonfinite: list[torch.Tensor | float] = list(stats[:, 3].tolist())
     return stats[:, 0].sqrt(), stats[:, 1], stats[:, 2], nonfinite

@@ -1,4 +1,4 @@
-"""Layer health's C++ kernels (python/src/binding.cpp) against torch's reductions, and the
+"""Layer health's C++ kernels (python/src/kernels.cpp) against torch's reductions, and the
 records of the CPU path (kernels, JSON written in C++) against the torch path on the same model.
 
 No server is needed: the kernels are pure functions and LayerHealth is driven directly."""
