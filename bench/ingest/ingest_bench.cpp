@@ -182,7 +182,9 @@ double HttpRecordsPerSecond(int clients, const std::vector<std::string>& bodies_
   for (int i = 0; i < clients; ++i) runs.push_back(CreateRun(*store, i));
 
   http::Router router;
-  api::AddRoutes(router, *store, api::ApiOptions{.limits = {}, .version = "bench"});
+  api::ApiOptions api_options;
+  api_options.version = "bench";
+  api::AddRoutes(router, *store, api_options);
   http::ServerOptions server_options;
   server_options.log_requests = false;
   http::Server server(server_options, std::move(router));

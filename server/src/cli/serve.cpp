@@ -11,6 +11,7 @@
 #include "agent/service.hpp"
 #include "analysis/service.hpp"
 #include "api/routes.hpp"
+#include "control/findings_feed.hpp"
 #include "control/service.hpp"
 #include "http/server.hpp"
 #include "live/hub.hpp"
@@ -71,9 +72,19 @@ int Serve(const ServeOptions& options) {
   api_options.hub = &hub;
   api_options.analysis = &analysis;
   api_options.ingest_listeners = {&analysis, &feed};
-  // Control (issue 7): actions reach observers on ingest replies and polls.
+  // Control (issue 7): actions reach observers on ingest replies and polls; each change is
+  // pushed to dashboards as an `action` or `status` event on the run's topic.
   control::ControlService control(*store);
+  control.SetPublisher(
+      [&hub](const std::string& run_id, std::string_view event, const nlohmann::json& data) {
+        hub.Publish(live::Hub::RunTopic(run_id), event, data);
+      });
   api_options.control = &control;
+  // Pause on findings: the runs that ask for it are followed on the hub like a dashboard would.
+  control::FindingsFeed findings_feed(hub, control);
+  control.SetPauseOnHook(
+      [&findings_feed](const std::string& run_id) { findings_feed.Watch(run_id); });
+  findings_feed.Start();
   http::Router router;
   api::AddRoutes(router, *store, api_options);
   // The agent and its MCP server (issue 8, docs/agent.md): the same tools over the same store,
@@ -116,6 +127,7 @@ int Serve(const ServeOptions& options) {
 
   server.RunUntilSignal();
   agent_service.reset();  // joins its workers before the store closes
+  findings_feed.Stop();
   analysis.Stop();
   feed.Stop();
 

@@ -92,6 +92,39 @@ class Store {
                                                              const EventQuery& query) = 0;
   virtual Result<std::vector<model::ProfileRecord>> ListProfiles(const std::string& run_id) = 0;
 
+  // ----- control actions (issue 7, docs/control.md; store/actions.hpp) -----
+  // The defaults refuse with kUnavailable, so a backend without an actions table still serves
+  // telemetry; the SQLite store implements them (schema migration 4).
+
+  // Appends `action` to the run's audit log with the run's next action id; kNotFound for an
+  // unknown run.
+  virtual Result<StoredAction> AppendAction(const std::string& run_id, const NewAction& action) {
+    (void)run_id, (void)action;
+    return NoControl();
+  }
+  // Every action of the run in id order; kNotFound for an unknown run.
+  virtual Result<std::vector<StoredAction>> ListActions(const std::string& run_id) {
+    (void)run_id;
+    return NoControl();
+  }
+  // Applies `updates` in one transaction; kNotFound names an unknown run or action id.
+  virtual Status UpdateActions(const std::string& run_id,
+                               const std::vector<ActionUpdate>& updates) {
+    (void)run_id, (void)updates;
+    return NoControl();
+  }
+  // The observer's control registration (pause_on, adjustable names; a JSON object), {} when
+  // it sent none; kNotFound for an unknown run.
+  virtual Status PutControlRegistration(const std::string& run_id,
+                                        const model::Json& registration) {
+    (void)run_id, (void)registration;
+    return NoControl();
+  }
+  virtual Result<model::Json> GetControlRegistration(const std::string& run_id) {
+    (void)run_id;
+    return NoControl();
+  }
+
   // Calls `visit` for every stored step of the run in ascending seq order (user metrics left
   // out), streaming: memory does not grow with the run. For rebuilding a run's diagnostics view.
   virtual Status ScanSteps(const std::string& run_id,
@@ -145,39 +178,6 @@ class Store {
                                  const std::string& status) {
     (void)run_id, (void)id, (void)status;
     return NoAgentState();
-  }
-
-  // ----- control actions (issue 7, docs/control.md; store/actions.hpp) -----
-  // The defaults refuse with kUnavailable, so a backend without an actions table still serves
-  // telemetry; the SQLite store implements them (schema migration 4).
-
-  // Appends `action` to the run's audit log with the run's next action id; kNotFound for an
-  // unknown run.
-  virtual Result<StoredAction> AppendAction(const std::string& run_id, const NewAction& action) {
-    (void)run_id, (void)action;
-    return NoControl();
-  }
-  // Every action of the run in id order; kNotFound for an unknown run.
-  virtual Result<std::vector<StoredAction>> ListActions(const std::string& run_id) {
-    (void)run_id;
-    return NoControl();
-  }
-  // Applies `updates` in one transaction; kNotFound names an unknown run or action id.
-  virtual Status UpdateActions(const std::string& run_id,
-                               const std::vector<ActionUpdate>& updates) {
-    (void)run_id, (void)updates;
-    return NoControl();
-  }
-  // The observer's control registration (pause_on, adjustable names; a JSON object), {} when
-  // it sent none; kNotFound for an unknown run.
-  virtual Status PutControlRegistration(const std::string& run_id,
-                                        const model::Json& registration) {
-    (void)run_id, (void)registration;
-    return NoControl();
-  }
-  virtual Result<model::Json> GetControlRegistration(const std::string& run_id) {
-    (void)run_id;
-    return NoControl();
   }
 
   // Flushes and closes the database; later calls fail with kUnavailable.

@@ -123,6 +123,33 @@ class SqliteStore final : public Store {
     return Read([&](Connection& conn) { return sqlite::ReadProfiles(conn, run_id); });
   }
 
+  Result<StoredAction> AppendAction(const std::string& run_id, const NewAction& action) override {
+    return Write(
+        [&](Writer& writer) { return sqlite::InsertAction(writer.connection(), run_id, action); });
+  }
+
+  Result<std::vector<StoredAction>> ListActions(const std::string& run_id) override {
+    return Read([&](Connection& conn) { return sqlite::ReadActions(conn, run_id); });
+  }
+
+  Status UpdateActions(const std::string& run_id,
+                       const std::vector<ActionUpdate>& updates) override {
+    return Write([&](Writer& writer) {
+      return sqlite::ApplyActionUpdates(writer.connection(), run_id, updates);
+    });
+  }
+
+  Status PutControlRegistration(const std::string& run_id,
+                                const model::Json& registration) override {
+    return Write([&](Writer& writer) {
+      return sqlite::WriteControlRegistration(writer.connection(), run_id, registration);
+    });
+  }
+
+  Result<model::Json> GetControlRegistration(const std::string& run_id) override {
+    return Read([&](Connection& conn) { return sqlite::ReadControlRegistration(conn, run_id); });
+  }
+
   Status ScanSteps(const std::string& run_id,
                    const std::function<void(const model::StepRecord&)>& visit) override {
     return Read([&](Connection& conn) { return sqlite::ScanStepRecords(conn, run_id, visit); });
@@ -151,33 +178,6 @@ class SqliteStore final : public Store {
       return sqlite::WriteProjectThresholds(writer.connection(), project_id, overrides,
                                             writer.now());
     });
-  }
-
-  Result<StoredAction> AppendAction(const std::string& run_id, const NewAction& action) override {
-    return Write(
-        [&](Writer& writer) { return sqlite::InsertAction(writer.connection(), run_id, action); });
-  }
-
-  Result<std::vector<StoredAction>> ListActions(const std::string& run_id) override {
-    return Read([&](Connection& conn) { return sqlite::ReadActions(conn, run_id); });
-  }
-
-  Status UpdateActions(const std::string& run_id,
-                       const std::vector<ActionUpdate>& updates) override {
-    return Write([&](Writer& writer) {
-      return sqlite::ApplyActionUpdates(writer.connection(), run_id, updates);
-    });
-  }
-
-  Status PutControlRegistration(const std::string& run_id,
-                                const model::Json& registration) override {
-    return Write([&](Writer& writer) {
-      return sqlite::WriteControlRegistration(writer.connection(), run_id, registration);
-    });
-  }
-
-  Result<model::Json> GetControlRegistration(const std::string& run_id) override {
-    return Read([&](Connection& conn) { return sqlite::ReadControlRegistration(conn, run_id); });
   }
 
   Status SaveBeliefs(const BeliefRecord& record) override {

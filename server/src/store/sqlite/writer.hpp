@@ -40,12 +40,12 @@ class Writer {
   // The server clock, for writes kept in other files (diagnoses.hpp).
   double now() const { return clock_(); }
 
-  // The writer connection, for writes kept in other files (actions.hpp, diagnoses.hpp).
-  Connection& connection() { return *conn_; }
-
   // Checkpoints the WAL into the database file (truncating it) and closes the connection.
   // The store closes its readers first so the checkpoint is not held back by them.
   Status Close();
+
+  // The writer connection, for writes kept in other files (actions.hpp, diagnoses.hpp).
+  Connection& connection() { return *conn_; }
 
  private:
   struct Statements;
