@@ -250,6 +250,9 @@ Result<Json> AnalysisService::DiagnoseNow(const std::string& run_id) {
   Json document = diagnostics::ToJson(diagnosis);
   document["run_id"] = run_id;
   document["computed_at"] = computed_at;
+  // What the diagnosis saw, so a client can tell whether it covers the records it sent.
+  document["run_status"] = model::ToString(view.status);
+  document["epochs_analysed"] = view.epochs.size();
 
   store::DiagnosisRecord record = SummaryOf(run_id, diagnosis, computed_at);
   record.document = document.dump(-1, ' ', false, Json::error_handler_t::replace);

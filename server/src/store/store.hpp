@@ -145,7 +145,7 @@ class Store {
   virtual Status SetProjectThresholds(std::int64_t project_id, const model::Json& overrides) = 0;
 
   // ----- the agent's state (issue 8, docs/agent.md; store/agent_records.hpp) -----
-  // The defaults refuse with kUnavailable; the SQLite store implements them (migration 6).
+  // The defaults refuse with kUnavailable; the SQLite store implements them (migration 5).
 
   // Replaces the run's belief state; kNotFound for an unknown run.
   virtual Status SaveBeliefs(const BeliefRecord& record) {

@@ -238,14 +238,19 @@ void LossExplosion(const RunTelemetry& run, const Thresholds& t, FindingSink& si
       f.epochs = {epoch};
       sink.Add(std::move(f));
     }
-    if (!loss.empty() && !earlier_means.empty()) {
+    if (!loss.empty()) {
       // Against the highest epoch mean so far (usually the first epoch's): step losses are
       // heavy-tailed near convergence, and a batch at 20x a converged mean is no explosion.
-      const double typical = *std::max_element(earlier_means.begin(), earlier_means.end());
+      // In the first epoch, against its first step's loss (the untrained model's).
+      const double typical = earlier_means.empty()
+                                 ? loss.first
+                                 : *std::max_element(earlier_means.begin(), earlier_means.end());
       if (typical > 0 && loss.max > factor * typical) {
         Finding f = Make("convergence.loss_explosion", Severity::kWarning,
                          "a step loss of " + Fmt(loss.max) + " in epoch " + std::to_string(epoch) +
-                             " (" + Fmt(loss.max / typical) + "x the highest epoch mean before it)",
+                             " (" + Fmt(loss.max / typical) +
+                             (earlier_means.empty() ? "x the first step's loss)"
+                                                    : "x the highest epoch mean before it)"),
                          {{"max_step_loss", loss.max},
                           {"typical_loss", typical},
                           {"ratio", loss.max / typical},

@@ -1,4 +1,4 @@
-// The SQLite side of the agent's state (store/agent_records.hpp): schema migration 6 and the
+// The SQLite side of the agent's state (store/agent_records.hpp): schema migration 5 and the
 // statements over it, as functions over one Connection.
 //
 // Writes run on the store's writer connection (the caller holds the writer mutex) in one
@@ -18,11 +18,9 @@
 namespace atlas::store::sqlite {
 
 // The tables `beliefs` (one row per run, indexed by fingerprint for the project memory) and
-// `agent_proposals` (keyed (run, id)), created if they do not exist. Reserved as schema
-// migration 6; until migration 5 (energy windows) exists the numbered list cannot reach 6, so
-// every write creates the tables first (IF NOT EXISTS: a no-op once they exist) and reads treat
-// missing tables as empty. Registering it as migration 6 later is compatible with databases
-// that already have the tables.
+// `agent_proposals` (keyed (run, id)): schema migration 5. IF NOT EXISTS, because databases
+// written before the migration was numbered created the tables on their first write; for the
+// same reason writes still create them when missing and reads treat missing tables as empty.
 Status CreateAgentTables(Connection& conn);
 
 Status WriteBeliefs(Connection& conn, const BeliefRecord& record);

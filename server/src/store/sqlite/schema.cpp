@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "store/sqlite/actions.hpp"
+#include "store/sqlite/agent_tables.hpp"
 
 namespace atlas::store::sqlite {
 namespace {
@@ -241,11 +242,12 @@ struct Migration {
   Status (*apply)(Connection&);
 };
 
-constexpr std::array<Migration, 4> kMigrations = {{
+constexpr std::array<Migration, 5> kMigrations = {{
     {1, "base tables", &CreateBaseTables},
     {2, "indexes and step_series", &AddIndexesAndSeries},
     {3, "diagnoses and project thresholds", &AddDiagnoses},
     {4, "control actions and registrations", &CreateActionTables},
+    {5, "agent beliefs and proposals", &CreateAgentTables},
 }};
 static_assert(kMigrations.back().version == kLatestSchemaVersion);
 
