@@ -19,7 +19,7 @@ int SeverityRank(const std::string& severity) {
 }
 
 std::string HypothesisId(const Json& finding) {
-  const std::string check = finding.value("check", "");
+  std::string check = finding.value("check", "");
   const Json layer = finding.value("layer", Json());
   if (layer.is_string() && !layer.get<std::string>().empty()) {
     return check + "@" + layer.get<std::string>();

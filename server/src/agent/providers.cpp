@@ -247,7 +247,7 @@ void OpenAiStream::OnData(const std::string& data) {
   if (!j.is_object()) return;  // tolerate keep-alive noise some servers send
   any_ = true;
   if (j.contains("error")) {
-    const Json e = j["error"];
+    const Json& e = j["error"];
     error_ = Status::Unavailable("the provider reported an error: " +
                                  (e.is_object() ? e.value("message", e.dump()) : e.dump()));
     return;

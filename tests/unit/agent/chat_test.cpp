@@ -84,10 +84,10 @@ TEST(Chat, RunsToolsOverSeveralRoundsAndAnswers) {
   int calls = 0;
   ToolRegistry tools = Tools(&calls);
   ScriptedProvider p("openai");
-  p.script.push_back(Calls({{"c1", "get_findings", R"({"run_id":"r1"})"}}));
-  p.script.push_back(Calls(
+  p.script.emplace_back(Calls({{"c1", "get_findings", R"({"run_id":"r1"})"}}));
+  p.script.emplace_back(Calls(
       {{"c2", "get_findings", R"({"run_id":"r2"})"}, {"c3", "get_findings", R"({"wrong":1})"}}));
-  p.script.push_back(Text("Grade D because..."));
+  p.script.emplace_back(Text("Grade D because..."));
   Recorder rec;
   ChatRequest req;
   req.question = "why D?";
@@ -114,10 +114,10 @@ TEST(Chat, FallsBackToTheNextProviderKeepingCompletedToolRounds) {
   int calls = 0;
   ToolRegistry tools = Tools(&calls);
   ScriptedProvider openai("openai");
-  openai.script.push_back(Calls({{"c1", "get_findings", R"({"run_id":"r1"})"}}));
-  openai.script.push_back(Status::Unavailable("api.example answered HTTP 500: boom"));
+  openai.script.emplace_back(Calls({{"c1", "get_findings", R"({"run_id":"r1"})"}}));
+  openai.script.emplace_back(Status::Unavailable("api.example answered HTTP 500: boom"));
   ScriptedProvider anthropic("anthropic");
-  anthropic.script.push_back(Text("From Claude."));
+  anthropic.script.emplace_back(Text("From Claude."));
   Recorder rec;
   ChatRequest req;
   req.question = "q";
@@ -139,9 +139,9 @@ TEST(Chat, StopsOfferingToolsAtTheIterationCap) {
   ToolRegistry tools = Tools(&calls);
   ScriptedProvider p("openai");
   for (int i = 0; i < 3; ++i) {
-    p.script.push_back(Calls({{"c", "get_findings", R"({"run_id":"r"})"}}));
+    p.script.emplace_back(Calls({{"c", "get_findings", R"({"run_id":"r"})"}}));
   }
-  p.script.push_back(Text("final"));
+  p.script.emplace_back(Text("final"));
   AgentConfig config;
   config.max_tool_iterations = 2;
   Recorder rec;
@@ -160,8 +160,8 @@ TEST(Chat, CutsLargeToolResults) {
   int calls = 0;
   ToolRegistry tools = Tools(&calls);
   ScriptedProvider p("openai");
-  p.script.push_back(Calls({{"c", "big", "{}"}}));
-  p.script.push_back(Text("ok"));
+  p.script.emplace_back(Calls({{"c", "big", "{}"}}));
+  p.script.emplace_back(Text("ok"));
   AgentConfig config;
   config.tool_result_limit = 1000;
   Recorder rec;
@@ -185,7 +185,7 @@ TEST(Chat, AnswersOfflineWhenNoProviderIsConfiguredOrAllFail) {
   EXPECT_EQ(none->answer.rfind(kOfflineLabel, 0), 0u);
 
   ScriptedProvider broken("openai");
-  broken.script.push_back(Status::Unavailable("timeout"));
+  broken.script.emplace_back(Status::Unavailable("timeout"));
   Recorder rec2;
   Result<ChatResult> failed = RunChat({&broken}, tools, AgentConfig{}, req, rec2);
   ASSERT_TRUE(failed.ok());

@@ -12,8 +12,8 @@ namespace {
 std::vector<SseEvent> ParseInChunks(const std::string& stream, std::size_t split) {
   std::vector<SseEvent> events;
   SseParser parser([&](const SseEvent& e) { events.push_back(e); });
-  parser.Feed(std::string_view(stream).substr(0, split));
-  parser.Feed(std::string_view(stream).substr(split));
+  parser.Feed(std::string_view{stream}.substr(0, split));
+  parser.Feed(std::string_view{stream}.substr(split));
   parser.Finish();
   return events;
 }

@@ -9,20 +9,24 @@
 namespace atlas::agent {
 namespace {
 
-const Json kSchema = {{"type", "object"},
-                      {"properties",
-                       {{"run_id", {{"type", "string"}, {"minLength", 1}}},
-                        {"limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", 200}}},
-                        {"severity", {{"type", "string"}, {"enum", {"critical", "warning"}}}},
-                        {"params", {{"type", "object"}}}}},
-                      {"required", {"run_id"}},
-                      {"additionalProperties", false}};
+// A function rather than a static: building a Json may throw, which a static's initialiser
+// could not report.
+Json Schema() {
+  return {{"type", "object"},
+          {"properties",
+           {{"run_id", {{"type", "string"}, {"minLength", 1}}},
+            {"limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", 200}}},
+            {"severity", {{"type", "string"}, {"enum", {"critical", "warning"}}}},
+            {"params", {{"type", "object"}}}}},
+          {"required", {"run_id"}},
+          {"additionalProperties", false}};
+}
 
-std::string Error(const Json& args) { return ValidateArguments(kSchema, args).message(); }
+std::string Error(const Json& args) { return ValidateArguments(Schema(), args).message(); }
 
 TEST(ValidateArguments, NamesTheOffendingField) {
-  EXPECT_TRUE(ValidateArguments(kSchema, {{"run_id", "r"}, {"limit", 5}}).ok());
-  EXPECT_TRUE(ValidateArguments(kSchema, {{"run_id", "r"}, {"limit", 5.0}}).ok());
+  EXPECT_TRUE(ValidateArguments(Schema(), {{"run_id", "r"}, {"limit", 5}}).ok());
+  EXPECT_TRUE(ValidateArguments(Schema(), {{"run_id", "r"}, {"limit", 5.0}}).ok());
   EXPECT_EQ(Error(Json::object()), "run_id: is required");
   EXPECT_EQ(Error({{"run_id", 3}}), "run_id: must be a string");
   EXPECT_EQ(Error({{"run_id", ""}}), "run_id: is too short");
@@ -33,17 +37,17 @@ TEST(ValidateArguments, NamesTheOffendingField) {
             R"(severity: must be one of ["critical","warning"])");
   EXPECT_EQ(Error({{"run_id", "r"}, {"sql", "DROP TABLE runs"}}), "sql: is not a known argument");
   EXPECT_EQ(Error({{"run_id", "r"}, {"params", 1}}), "params: must be an object");
-  EXPECT_EQ(ValidateArguments(kSchema, Json::array()).message(), "arguments: must be an object");
+  EXPECT_EQ(ValidateArguments(Schema(), Json::array()).message(), "arguments: must be an object");
 }
 
 TEST(ToolRegistry, HidesAndRefusesActionToolsUnlessAllowed) {
   ToolRegistry registry;
   int calls = 0;
-  registry.Add({"read", "r", kSchema, false}, [&](const Json& a) -> Result<Json> {
+  registry.Add({"read", "r", Schema(), false}, [&](const Json& a) -> Result<Json> {
     ++calls;
     return Json{{"echo", a["run_id"]}};
   });
-  registry.Add({"act", "a", kSchema, true}, [&](const Json&) -> Result<Json> {
+  registry.Add({"act", "a", Schema(), true}, [&](const Json&) -> Result<Json> {
     ++calls;
     return Json::object();
   });

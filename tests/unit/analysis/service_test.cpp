@@ -38,8 +38,10 @@ class ServiceTest : public StoreFixture {
 
   model::RecordBatch EpochBatch(std::int64_t& seq, std::int64_t epoch) {
     model::RecordBatch batch;
-    for (int i = 0; i < 20; ++i) batch.steps.push_back(Step(seq++, epoch, 1.0 / (epoch + 1)));
-    batch.epochs.push_back(Epoch(seq++, epoch, 1.0 / (epoch + 1), 1.1 / (epoch + 1)));
+    for (int i = 0; i < 20; ++i)
+      batch.steps.push_back(Step(seq++, epoch, 1.0 / static_cast<double>(epoch + 1)));
+    batch.epochs.push_back(Epoch(seq++, epoch, 1.0 / static_cast<double>(epoch + 1),
+                                 1.1 / static_cast<double>(epoch + 1)));
     return batch;
   }
 };

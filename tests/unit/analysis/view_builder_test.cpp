@@ -146,7 +146,8 @@ TEST_F(RebuildTest, RebuildFromTheStoreEqualsTheIncrementalView) {
   for (int epoch = 0; epoch < 6; ++epoch) {
     model::RecordBatch batch;
     for (int i = 0; i < 50; ++i) {
-      batch.steps.push_back(Step(seq, epoch, 3.0 / (1 + seq) + (seq % 7) * 0.01));
+      batch.steps.push_back(Step(
+          seq, epoch, 3.0 / static_cast<double>(1 + seq) + static_cast<double>(seq % 7) * 0.01));
       ++seq;
     }
     batch.layer_stats.push_back(Layers(seq++, epoch));

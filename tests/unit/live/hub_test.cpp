@@ -81,6 +81,7 @@ TEST(Hub, DropsSubscribersThatWentAwayOrFellBehind) {
 TEST(Hub, ReplaysWhatAReconnectingClientMissed) {
   Hub hub(HubOptions{.replay = 3, .first_id = 1});
   std::vector<std::uint64_t> ids;
+  ids.reserve(5);
   for (int n = 0; n < 5; ++n) ids.push_back(hub.Publish("t", "e", json{{"n", n}}));
   auto sink = std::make_shared<FakeSink>();
   hub.Subscribe("t", sink, ids[2]);  // saw up to n = 2
