@@ -128,10 +128,11 @@ def test_a_slow_client_is_dropped_and_never_holds_ingest_back(server: Server) ->
     slow = SseClient(server.port, f"/api/v1/runs/{run}/live", recv_buffer=4096)
     batches = 600
     try:
-        # Every batch publishes a large `layers` event the slow client never reads; ingest must
-        # answer every request regardless.
+        # Every batch publishes a large `layers` event (~45 KB; ~27 MB in all, far more than the
+        # loopback socket buffers hold) the slow client never reads; ingest must answer every
+        # request regardless.
         for b in range(batches):
-            records = [layer_stats(b, layers=100)]
+            records = [layer_stats(b, layers=500)]
             reply = server.post(f"/api/v1/runs/{run}/records", {"records": records})
             assert reply.status == 200, reply
         assert server.get("/healthz").status == 200
