@@ -162,14 +162,16 @@ def test_graceful_stop_ends_open_streams(server: Server) -> None:
 
 
 def test_stream_head_allows_no_body_on_head_requests(server: Server) -> None:
-    # A HEAD of a stream is answered like any HEAD (no body, no stream held open).
+    # A HEAD of a stream is answered like a HEAD of any other GET endpoint (405, Allow: GET,
+    # no body), and no stream is held open: the server closes the connection.
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     try:
         sock.sendall(b"HEAD /api/v1/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         data = b""
         while chunk := sock.recv(4096):
             data += chunk
-        assert data.startswith(b"HTTP/1.1 200")
-        assert data.endswith(b"\r\n\r\n")
+        assert data.startswith(b"HTTP/1.1 405")
+        assert b"Allow: GET" in data
+        assert b"event:" not in data
     finally:
         sock.close()

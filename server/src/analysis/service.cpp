@@ -202,6 +202,7 @@ void AnalysisService::ProcessItem(const Item& item) {
   if (item.batch) {
     matters = e.builder->Apply(*item.batch, e.loaded_through_seq) || matters;
     e.dirty = true;
+    ++e.version;
     for (const auto& finish : item.batch->finishes) {
       (void)finish;
       e.due = Clock::now();  // a finished run is diagnosed at once
@@ -233,12 +234,14 @@ Result<diagnostics::Thresholds> AnalysisService::ThresholdsFor(std::int64_t proj
 Result<Json> AnalysisService::DiagnoseNow(const std::string& run_id) {
   diagnostics::RunTelemetry view;
   std::int64_t project_id = 0;
+  std::uint64_t version = 0;
   {
     std::lock_guard<std::mutex> lock(views_mu_);
     Result<Entry*> entry = LoadEntry(run_id);
     if (!entry.ok()) return entry.status();
     view = (*entry)->builder->Snapshot();
     project_id = (*entry)->builder->project_id();
+    version = (*entry)->version;
     (*entry)->dirty = false;
     stale_.erase(run_id);
   }
@@ -262,7 +265,10 @@ Result<Json> AnalysisService::DiagnoseNow(const std::string& run_id) {
   {
     std::lock_guard<std::mutex> lock(views_mu_);
     auto it = views_.find(run_id);
-    if (it != views_.end()) it->second.document = std::make_shared<const Json>(document);
+    if (it != views_.end() && version >= it->second.document_version) {
+      it->second.document = std::make_shared<const Json>(document);
+      it->second.document_version = version;
+    }
   }
   if (hub_ != nullptr) {
     hub_->Publish(live::Hub::RunTopic(run_id), "diagnostics", document);
@@ -283,7 +289,8 @@ Result<Json> AnalysisService::Diagnosis(const std::string& run_id) {
   {
     std::lock_guard<std::mutex> lock(views_mu_);
     auto it = views_.find(run_id);
-    if (it != views_.end() && !it->second.dirty && it->second.document) {
+    if (it != views_.end() && !it->second.dirty && it->second.document &&
+        it->second.document_version == it->second.version) {
       return *it->second.document;
     }
     if (it == views_.end() && stale_.count(run_id) == 0) {
@@ -339,6 +346,7 @@ Status AnalysisService::SetProjectOverrides(std::int64_t project_id, const Json&
   for (auto& [id, entry] : views_) {
     if (entry.builder->project_id() != project_id) continue;
     entry.dirty = true;
+    ++entry.version;
     entry.due = Clock::now();
   }
   wake_.notify_one();

@@ -98,7 +98,13 @@ class AnalysisService final : public live::IngestListener {
     std::optional<Clock::time_point> due;  // when the engine should run next
     bool dirty = true;                     // records arrived since the last diagnosis
     std::uint64_t last_used = 0;
-    std::shared_ptr<const nlohmann::json> document;  // the last diagnosis
+    // Bumped whenever the diagnosis goes out of date (records, thresholds). A diagnosis is
+    // computed from the view at one version; `document` is served only when it was computed
+    // at the current version, so a computation still running with old inputs (or one that
+    // finishes after a newer one) never answers a request.
+    std::uint64_t version = 0;
+    std::uint64_t document_version = 0;
+    std::shared_ptr<const nlohmann::json> document;  // the newest diagnosis
   };
 
   void WorkerLoop();
