@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,10 +83,14 @@ class SseClient:
                     fields.get("id", ""), fields.get("event", "message"), json.loads(fields["data"])
                 )
 
-    def events_until(self, predicate: Any, limit: int = 10000) -> list[Event]:
-        """Events up to and including the first for which `predicate(event)` holds."""
+    def events_until(self, predicate: Any, limit: int = 10000, limit_s: float = 120) -> list[Event]:
+        """Events up to and including the first for which `predicate(event)` holds. `limit_s` is a
+        safety limit (heartbeats would otherwise keep an unmatched wait alive forever)."""
         seen: list[Event] = []
+        deadline = time.monotonic() + limit_s
         for _ in range(limit):
+            if time.monotonic() > deadline:
+                break
             event = self.next_event()
             seen.append(event)
             if predicate(event):
