@@ -159,8 +159,8 @@ class Store {
   }
   // The project memory: the newest `limit` belief states of runs with this architecture
   // fingerprint, newest run first.
-  virtual Result<std::vector<BeliefRecord>> ListBeliefsByFingerprint(
-      const std::string& fingerprint, std::int64_t limit) {
+  virtual Result<std::vector<BeliefRecord>> ListBeliefsByFingerprint(const std::string& fingerprint,
+                                                                     std::int64_t limit) {
     (void)fingerprint, (void)limit;
     return NoAgentState();
   }
@@ -185,9 +185,7 @@ class Store {
 
  protected:
   static Status NoControl() { return Status::Unavailable("this store keeps no control actions"); }
-  static Status NoAgentState() {
-    return Status::Unavailable("this store keeps no agent state");
-  }
+  static Status NoAgentState() { return Status::Unavailable("this store keeps no agent state"); }
 };
 
 }  // namespace atlas::store
