@@ -144,6 +144,8 @@ def test_a_stop_at_the_epoch_end_through_the_cli_finishes_that_epoch(
 
     def stop_once(steps: int) -> None:
         if steps == 13:
+            # The observer creates its run with its first batch: wait for it, as act() does.
+            wait_until(lambda: _run_exists(atlasd, run_id), what=f"run {run_id}")
             cli = [str(ATLAS_CLI), "stop", run_id, "--at", "epoch", "--reason", "enough"]
             done = subprocess.run(
                 [*cli, "--url", atlasd.url], capture_output=True, text=True, timeout=60

@@ -437,7 +437,7 @@ Json ProposalToJson(const store::ProposalRecord& p) {
 }
 
 void AddRunTools(ToolRegistry& registry, const RunSources& sources, BeliefTracker& tracker,
-                 ProposalPublisher on_proposal) {
+                 const ProposalPublisher& on_proposal) {
   const RunSources s = sources;
   BeliefTracker* t = &tracker;
   const Json severity = {{"type", "string"}, {"enum", {"critical", "warning", "info"}}};

@@ -20,7 +20,7 @@ namespace atlas::agent {
 using ProposalPublisher = std::function<void(const std::string& run_id, const Json& proposal)>;
 
 void AddRunTools(ToolRegistry& registry, const RunSources& sources, BeliefTracker& tracker,
-                 ProposalPublisher on_proposal = {});
+                 const ProposalPublisher& on_proposal = {});
 
 // The JSON form of a stored proposal.
 Json ProposalToJson(const store::ProposalRecord& proposal);
