@@ -43,4 +43,17 @@ std::vector<CheckInfo> AllChecks() {
   return all;
 }
 
+Finding MakeFinding(std::string_view check, Category category, Severity severity, std::string title,
+                    Json evidence, std::string why, std::string fix) {
+  Finding f;
+  f.check = std::string(check);
+  f.category = category;
+  f.severity = severity;
+  f.title = std::move(title);
+  f.evidence = std::move(evidence);
+  f.why = std::move(why);
+  f.fix = std::move(fix);
+  return f;
+}
+
 }  // namespace atlas::diagnostics

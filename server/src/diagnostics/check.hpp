@@ -34,6 +34,11 @@ class FindingSink {
 // how the joules were derived (e.g. "12% of 40 kJ spent so far").
 EnergyAtStake StakeOf(double joules, const CarbonModel& carbon, std::string basis);
 
+// A finding of `check` with the fields every check fills; layer, epochs and energy at stake
+// are left for the check to set.
+Finding MakeFinding(std::string_view check, Category category, Severity severity, std::string title,
+                    Json evidence, std::string why, std::string fix);
+
 using CheckFn = void (*)(const RunTelemetry&, const Thresholds&, FindingSink&);
 
 struct CheckInfo {

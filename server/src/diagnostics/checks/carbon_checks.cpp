@@ -17,15 +17,8 @@ using model::StepField;
 
 Finding Make(std::string_view check, Severity severity, std::string title, Json evidence,
              std::string why, std::string fix) {
-  Finding f;
-  f.check = std::string(check);
-  f.category = Category::kCarbon;
-  f.severity = severity;
-  f.title = std::move(title);
-  f.evidence = std::move(evidence);
-  f.why = std::move(why);
-  f.fix = std::move(fix);
-  return f;
+  return MakeFinding(check, Category::kCarbon, severity, std::move(title), std::move(evidence),
+                     std::move(why), std::move(fix));
 }
 
 double KgCo2(double joules, const CarbonModel& m) { return FootprintOf(joules, m).kg_co2; }
