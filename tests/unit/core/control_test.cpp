@@ -93,8 +93,8 @@ TEST(ControlInbox, WhatAFailedRequestTookGoesBackFirst) {
 
 // Starts a client whose every ingest reply carries `actions`, and sends one step so the run
 // exists.
-std::unique_ptr<Client> StartWithActions(Harness& h, ClientConfig config,
-                                         std::vector<const char*> actions) {
+std::unique_ptr<Client> StartWithActions(Harness& h, const ClientConfig& config,
+                                         const std::vector<const char*>& actions) {
   h.transport.SetResponder([actions](std::size_t, const std::string& url,
                                      const std::string& json) -> Result<HttpResponse> {
     if (url.find("/records") == std::string::npos) return FakeTransport::ServerAnswer(url, json);
