@@ -82,7 +82,10 @@ TEST_P(DiagnosisStore, ProjectThresholdsDefaultToEmptyAndAreReplaced) {
 TEST_P(DiagnosisStore, ScanStepsStreamsEveryStepInSeqOrderWithItsFields) {
   CreateRun("r1");
   model::RecordBatch batch;
-  for (int i = 9; i >= 0; --i) batch.steps.push_back(MakeStep(i, i * 2, 1.7e9 + i, 1.0 / (i + 1)));
+  for (std::int64_t i = 9; i >= 0; --i) {
+    const auto x = static_cast<double>(i);
+    batch.steps.push_back(MakeStep(i, i * 2, 1.7e9 + x, 1.0 / (x + 1)));
+  }
   batch.steps[3].at(model::StepField::kLoss) = std::nan("");  // seq 6
   batch.steps[3].epoch = 4;
   ASSERT_TRUE(store_->Ingest("r1", batch).ok());
