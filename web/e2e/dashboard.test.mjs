@@ -89,9 +89,18 @@ test("the run page renders the header, charts, findings and the 3D view, and upd
   await page.locator("#layers").scrollIntoViewIfNeeded();
   const canvas = page.locator('[data-testid="arch-canvas"]');
   await canvas.waitFor({ timeout: 20000 });
-  const box = await canvas.boundingBox();
+  // The panel mounts lazily (three.js is its own chunk), so the canvas can be laid out a frame
+  // after it is attached: wait for a real size rather than sampling once.
+  const box = await waitFor(
+    "the 3D canvas to be laid out",
+    async () => {
+      const b = await canvas.boundingBox();
+      return b && b.width > 100 && b.height > 100 ? b : null;
+    },
+    10000,
+  );
   assert.ok(
-    box && box.width > 100 && box.height > 100,
+    box.width > 100 && box.height > 100,
     `the 3D canvas has a size: ${JSON.stringify(box)}`,
   );
   assert.match(

@@ -55,8 +55,9 @@ export default function Architecture3D({ root, scores, selected, onSelect }: Pro
     const group = new THREE.Group();
     for (const b of shown) {
       const geo = new THREE.BoxGeometry(b.width, b.height, b.depthZ);
+      // Colours come from the scores effect below, so a live score update repaints the blocks
+      // without rebuilding the scene (which would reset the user's camera).
       const mat = new THREE.MeshStandardMaterial({
-        color: new THREE.Color(scoreColor(scores[b.node.name])),
         transparent: b.node.children.length > 0,
         opacity: b.node.children.length > 0 ? 0.45 : 1,
       });
@@ -116,12 +117,13 @@ export default function Architecture3D({ root, scores, selected, onSelect }: Pro
       el.removeChild(renderer.domElement);
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [blocks, scores]);
+  }, [blocks]);
 
-  // Highlight the selection without rebuilding the scene.
+  // Colour by score and highlight the selection without rebuilding the scene.
   useEffect(() => {
     for (const [name, mesh] of meshes.current) {
       const mat = mesh.material as THREE.MeshStandardMaterial;
+      mat.color = new THREE.Color(scoreColor(scores[name]));
       mat.emissive = new THREE.Color(name === selected ? 0x3355ff : 0x000000);
       mat.emissiveIntensity = name === selected ? 0.6 : 0;
     }

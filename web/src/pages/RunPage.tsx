@@ -99,7 +99,13 @@ export function RunPage({ id }: { id: string }) {
     document.title = run.data ? `${run.data.name} · Atlas` : "Atlas";
   }, [run.data]);
 
-  const tree = useMemo(() => buildTree(run.data?.architecture ?? []), [run.data?.architecture]);
+  // Keyed on the architecture's content, not the object: every live reload fetches a new run
+  // object, and a new tree would rebuild the 3D scene and reset the user's camera.
+  const architectureJson = JSON.stringify(run.data?.architecture ?? []);
+  const tree = useMemo(
+    () => buildTree(JSON.parse(architectureJson) as NonNullable<typeof run.data>["architecture"]),
+    [architectureJson],
+  );
   const epochEnds = useMemo(
     () => (epochs.data ?? []).map((e) => ({ epoch: e.epoch, ts: e.ts })),
     [epochs.data],
