@@ -92,6 +92,12 @@ class ObserverConfig:
     dormant_threshold: float = 0.1
     # Weight snapshots for update ratios: at most this many bytes of parameters per sample.
     update_ratio_max_bytes: int = 1 << 30
+    # The gradient noise scale (critical batch size; only with track_layer_health): measured
+    # over the `gradient_noise_window` steps that end at every `gradient_noise_every`-th step,
+    # and sent on the next layer-health sample's record.
+    track_gradient_noise: bool = True
+    gradient_noise_every: int = 100
+    gradient_noise_window: int = 8
 
     # --- profiler windows (only with track_profiler) ---
     profiler_every: int = 500
@@ -149,6 +155,7 @@ class ObserverConfig:
             "system_every_steps": self.system_every_steps,
             "layer_health_every": self.layer_health_every,
             "layer_health_max_units": self.layer_health_max_units,
+            "gradient_noise_every": self.gradient_noise_every,
             "profiler_every": self.profiler_every,
             "profiler_window": self.profiler_window,
             "profiler_top_ops": self.profiler_top_ops,
@@ -165,6 +172,11 @@ class ObserverConfig:
         }.items():
             if number < 0:
                 raise ValueError(f"ObserverConfig.{name} must be >= 0, got {number}")
+        if not 2 <= self.gradient_noise_window <= self.gradient_noise_every:
+            raise ValueError(
+                "ObserverConfig.gradient_noise_window must be >= 2 (two batch sizes) and <= "
+                f"gradient_noise_every, got {self.gradient_noise_window}"
+            )
         if self.profiler_warmup + self.profiler_window > self.profiler_every:
             raise ValueError(
                 "ObserverConfig.profiler_warmup + profiler_window must fit in profiler_every"

@@ -244,8 +244,10 @@ class LayerHealth:
         with torch.no_grad():
             sample.params = self._reduce_params()
 
-    def complete(self) -> None:
-        """Computes update ratios against the copy, transfers everything once, emits."""
+    def complete(self, root_extra: dict[str, float] | None = None) -> None:
+        """Computes update ratios against the copy, transfers everything once, emits.
+        `root_extra` goes into the ``extra`` of the root module's entry (layer ``""``), which is
+        added when the root is not a watched module (the gradient noise scale rides there)."""
         sample = self._sample
         if sample is None:
             return
@@ -256,7 +258,7 @@ class LayerHealth:
                 return  # no gradients were seen: activations alone would mislead
             with torch.no_grad():
                 self._update_norms(sample.params)
-            self._emit("layer_stats", self._record_json(sample, sample.params))
+            self._emit("layer_stats", self._record_json(sample, sample.params, root_extra))
         finally:
             for layer in self._layers:
                 layer.reset()
@@ -427,7 +429,9 @@ class LayerHealth:
 
     # ----- to the host, once -----
 
-    def _record_json(self, sample: _Sample, params: _Params) -> str:
+    def _record_json(
+        self, sample: _Sample, params: _Params, root_extra: dict[str, float] | None = None
+    ) -> str:
         max_units = self._config.layer_health_max_units
         transfer = _Transfer()
         for index, layer in enumerate(self._layers):
@@ -478,6 +482,8 @@ class LayerHealth:
             for layer, (fields, extra, arrays) in zip(self._layers, entries, strict=True)
             if fields or extra or arrays
         ]
+        if root_extra:
+            _add_root_extra(layers, root_extra)
         return _atlas.layer_stats_json(sample.step, sample.epoch, time.time(), layers)
 
     def _activation_entry(
@@ -536,6 +542,16 @@ class LayerHealth:
 # A layer's entry being built: its fields, its extra fields and its extra per-unit arrays as
 # (key, float64 values, factor), the arguments of _atlas.layer_stats_json.
 _Entry = tuple[dict[str, float], dict[str, float], list[tuple[str, torch.Tensor, float]]]
+
+
+def _add_root_extra(layers: list[Any], root_extra: dict[str, float]) -> None:
+    """Adds `root_extra` to the root entry's extra fields, first in the record when the root has
+    no entry of its own (a container is not watched)."""
+    for name, _, extra, _ in layers:
+        if name == "":
+            extra.extend(root_extra.items())
+            return
+    layers.insert(0, ("", [], list(root_extra.items()), []))
 
 
 def _unpack_host(layer: _Layer) -> None:

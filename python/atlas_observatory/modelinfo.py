@@ -20,6 +20,7 @@ from torch import nn
 __all__ = [
     "TARGET_PARAMETER_NAMES",
     "batch_size",
+    "data_parallel_ranks",
     "first_tensor",
     "is_compiled",
     "parameter_device",
@@ -49,6 +50,21 @@ def unwrap(model: nn.Module) -> nn.Module:
             return model
         model = inner
     return model
+
+
+def data_parallel_ranks(model: nn.Module) -> int:
+    """How many processes a DistributedDataParallel model's gradients are averaged over (the
+    world size; 1 for any other model): each step's gradient is then that many batches'."""
+    for _ in range(8):
+        if isinstance(model, nn.parallel.DistributedDataParallel):
+            import torch.distributed as dist
+
+            return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        inner = getattr(model, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            return 1
+        model = inner
+    return 1
 
 
 def targets_parameter(model: nn.Module) -> str | None:

@@ -48,11 +48,14 @@ from .containment import Containment, format_error, logger
 from .control import Controller, TrainingStopped
 from .deferred import CudaTiming, EventPool, PendingStep, StepQueue
 from .energy import EnergyTracker, open_energy
+from .gradient_noise import GradientNoise, in_window
 from .hostinfo import device_info, framework_info, host_info
 from .jsonsafe import dumps, telemetry_number, to_jsonable
 from .layer_health import LayerHealth
 from .modelinfo import (
     batch_size,
+    data_parallel_ranks,
+    first_tensor,
     is_compiled,
     parameter_device,
     split_output,
@@ -63,6 +66,7 @@ from .modelinfo import (
 from .optim_hooks import OptimizerWatch, learning_rate
 from .profiling import ProfilerWindows
 from .resume import first_seq, resume_point
+from .run_settings import first_float_parameter, probe_forward
 from .system import ResourceSampler
 
 __all__ = ["Observer", "StepTracker", "default_loss"]
@@ -121,7 +125,7 @@ class StepTracker:
         self.metrics: dict[str, Any] = {}
 
     def __enter__(self) -> StepTracker:
-        self._observer._track_enter()
+        self._observer._track_enter(self)
         return self
 
     def __exit__(
@@ -171,6 +175,20 @@ class Observer:
         self._architecture_done = False
         self._targets_name: str | None = None
         self._layer_health: LayerHealth | None = None
+        # The gradient noise scale (gradient_noise.py): samples of the steps since the last
+        # observation, the step that ends the window in progress, the reading that waits for
+        # the next layer_stats record, and the ranks a data-parallel gradient averages over.
+        self._noise: GradientNoise | None = None
+        self._noise_samples = 0
+        self._noise_end: int | None = None
+        self._noise_extra: dict[str, float] | None = None
+        self._noise_ranks = 1
+        # The measured device and precision (run_settings.py), sent once after the first
+        # training forward; hyperparameter keys the user logged are not overridden.
+        self._settings_param: torch.Tensor | None = None
+        self._settings_hook: Any = None
+        self._settings_sent = False
+        self._user_keys: set[str] = set()
         self._optimizers: OptimizerWatch | None = None
         self._profiler: ProfilerWindows | None = None
         self._profile_phase: Any = None
@@ -272,6 +290,9 @@ class Observer:
             "observer": {
                 **tracked,
                 "layer_health_every": config.layer_health_every,
+                "track_gradient_noise": config.track_gradient_noise,
+                "gradient_noise_every": config.gradient_noise_every,
+                "gradient_noise_window": config.gradient_noise_window,
                 "profiler_every": config.profiler_every,
                 "profiler_window": config.profiler_window,
                 "loss_fn": config.loss_fn,
@@ -335,6 +356,7 @@ class Observer:
         if not self.enabled:
             return
         with self._containment.capture("log_hyperparameters"):
+            self._user_keys.update(str(key) for key in params)
             self._emit_json("hyperparameters", dumps({"values": dict(params)}))
 
     def register_model(self, model: nn.Module) -> None:
@@ -373,6 +395,11 @@ class Observer:
             self._layer_health = LayerHealth(
                 root, self._config, self._containment, self._emit_json, not self._compiled
             )
+            if self._config.track_gradient_noise:
+                trained = [p for p in root.parameters() if p.requires_grad]
+                self._noise = GradientNoise(trained)
+                self._noise_ranks = data_parallel_ranks(model)
+        self._install_settings_probe(root)
         if self._profiler is not None:
             self._profiler.set_model(root)
         if not self._compiled:
@@ -382,12 +409,82 @@ class Observer:
         self._arm_health_if_due(self._next_step)
 
     def _close_model(self) -> None:
+        self._remove_settings_probe()
+        self._noise = None
+        self._noise_end = None
+        self._noise_samples = 0
         if self._first_forward is not None:
             self._first_forward.remove()
             self._first_forward = None
         if self._layer_health is not None:
             self._layer_health.close()
             self._layer_health = None
+
+    # ----- device and precision (run_settings.py) -----
+
+    def _install_settings_probe(self, root: nn.Module) -> None:
+        """Watches the first training forward for the model's device and precision: through
+        a hook on the root module, or for a compiled model (where a hook would make it
+        recompile) at the end of observer.step()."""
+        self._settings_param = first_float_parameter(root)
+        if self._settings_param is None or self._settings_sent or self._compiled:
+            return
+        self._settings_hook = root.register_forward_hook(self._settings_forward)
+
+    def _remove_settings_probe(self) -> None:
+        if self._settings_hook is not None:
+            self._settings_hook.remove()
+            self._settings_hook = None
+
+    def _settings_forward(self, module: nn.Module, args: Any, output: Any) -> None:
+        if not torch.is_grad_enabled():
+            return  # an evaluation pass may run in another precision than training
+        with self._containment.capture("run_settings"):
+            self._remove_settings_probe()
+            self._send_settings(first_tensor(output))
+
+    def _send_settings(self, output: torch.Tensor | None) -> None:
+        param = self._settings_param
+        if self._settings_sent or param is None:
+            return
+        self._settings_sent = True
+        settings = probe_forward(param, output)
+        values = {k: v for k, v in settings.items() if k not in self._user_keys}
+        if values:
+            self._emit_json("hyperparameters", dumps({"values": values}))
+
+    # ----- the gradient noise scale (gradient_noise.py) -----
+
+    def _observe_noise(self, step: int) -> None:
+        """Adds the final gradients of `step` (and of the micro-steps accumulated into them
+        since the last observation) to the noise-scale window, when the step is in one."""
+        noise = self._noise
+        samples, self._noise_samples = self._noise_samples, 0
+        if noise is None or samples <= 0:
+            return
+        every = self._config.gradient_noise_every
+        if not in_window(step, every, self._config.gradient_noise_window):
+            return
+        end = -(-step // every) * every  # the step that ends the window
+        if self._noise_end is not None and self._noise_end != end:
+            self._close_noise_window()  # its last step was skipped (gradient accumulation)
+        self._noise_end = end
+        noise.observe(samples * self._noise_ranks)
+        if step == end:
+            self._close_noise_window()
+
+    def _close_noise_window(self) -> None:
+        self._noise_end = None
+        if self._noise is not None:
+            reading = self._noise.end_window()
+            if reading is not None:
+                self._noise_extra = reading.extra()
+
+    def _complete_health(self, health: LayerHealth) -> None:
+        """Emits the sample's record, with the latest noise-scale reading (once) on its root
+        entry."""
+        extra, self._noise_extra = self._noise_extra, None
+        health.complete(extra)
 
     # ----- observer.step -----
 
@@ -421,7 +518,7 @@ class Observer:
             with self._containment.capture("step.backward_end"):
                 self._backward_end(state)
         with self._containment.capture("step.end"):
-            self._end_step(state, loss, x)
+            self._end_step(state, logits, loss, x)
         return logits, loss
 
     def _plain_step(self, model: nn.Module, x: Any, y: Any) -> tuple[Any, torch.Tensor]:
@@ -535,7 +632,7 @@ class Observer:
         if state is not None and state.timing is not None:
             state.timing.backward_end = self._events.record()
 
-    def _end_step(self, state: _StepState | None, loss: torch.Tensor, x: Any) -> None:
+    def _end_step(self, state: _StepState | None, logits: Any, loss: torch.Tensor, x: Any) -> None:
         if state is None:
             return
         now = time.perf_counter()
@@ -548,11 +645,25 @@ class Observer:
         elif state.forward_s is not None:
             pending.fields["forward_ms"] = state.forward_s * 1000.0
             pending.fields["backward_ms"] = (now - state.t_backward) * 1000.0
-        health = self._layer_health
-        if health is not None and health.armed and not self._optimizer_seen():
-            health.collect()  # no optimizer step seen yet: gradients are final now
+        samples = batch_size(x)
+        if self._optimizer_seen():
+            # Micro-steps add up until the optimizer step (gradient accumulation).
+            self._noise_samples += samples or 0
+        else:
+            # No optimizer step seen: gradients are final now. Step 0 does not count for the
+            # noise scale: whether an optimizer step follows it is not known yet.
+            self._noise_samples = samples or 0
+            if state.step > 0:
+                with self._containment.capture("gradient_noise"):
+                    self._observe_noise(state.step)
+            health = self._layer_health
+            if health is not None and health.armed:
+                health.collect()
+        if not self._settings_sent and self._compiled:
+            with self._containment.capture("run_settings"):
+                self._send_settings(loss if logits is None else first_tensor(logits))
         window_start = self._last_end if self._last_end is not None else state.t_call
-        self._open = _OpenStep(pending, window_start, batch_size(x), token_count(x))
+        self._open = _OpenStep(pending, window_start, samples, token_count(x))
         self._last_end = now
         self._energy_mark()
         self._next_step = state.step + 1
@@ -595,12 +706,15 @@ class Observer:
         """A context manager around a step the caller runs itself; see StepTracker."""
         return StepTracker(self, batch_size, tokens)
 
-    def _track_enter(self) -> None:
+    def _track_enter(self, tracker: StepTracker) -> None:
         if not self.enabled:
             return
         self._control_step()
         with self._containment.capture("track_step.enter"):
             self._close_open_step()
+            if tracker.batch_size is not None:
+                # The step's optimizer step (inside the block) reads it for the noise scale.
+                self._noise_samples += tracker.batch_size
             now = time.perf_counter()
             self._tracker_start = now
             self._tracker_data_ms = (
@@ -670,7 +784,7 @@ class Observer:
             with capture("layer_health"):
                 try:
                     health.collect()
-                    health.complete()
+                    self._complete_health(health)
                 finally:
                     if health.armed:  # it failed halfway: drop the sample, arm the next
                         health.close()
@@ -738,6 +852,9 @@ class Observer:
         if self._cuda_timing:
             with capture("timing"):
                 self._opt_events = (self._events.record(), None)
+        if self._noise is not None:
+            with capture("gradient_noise"):
+                self._observe_noise(self._next_step - 1)
         health = self._layer_health
         if health is not None and health.armed and not health.collected:
             with capture("layer_health.collect"):
@@ -764,7 +881,7 @@ class Observer:
         if health is not None and health.armed and health.collected:
             with capture("layer_health"):
                 try:
-                    health.complete()
+                    self._complete_health(health)
                 finally:
                     if health.armed:
                         health.close()

@@ -45,6 +45,7 @@ MODULES = [
     "energy",
     "errors",
     "flops",
+    "gradient_noise",
     "hostinfo",
     "jsonsafe",
     "layer_health",
@@ -54,6 +55,7 @@ MODULES = [
     "optim_hooks",
     "profiling",
     "resume",
+    "run_settings",
     "sync",
     "system",
 ]

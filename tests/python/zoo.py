@@ -44,6 +44,10 @@ class ZooCase:
     image_size: int = 8  # digits upsampled to this size
     slow_loader_ms: float = 0.0  # a starved data loader: sleep per sample
     optimizer_params: Callable[[nn.Module], Iterator[nn.Parameter]] | None = None
+    batch_size: int = 64
+    # A regression instead of the classification: the model predicts the digit's label plus
+    # this offset, by mean squared error (raw, unnormalised targets).
+    regression_offset: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -227,6 +231,14 @@ class RowTransformer(nn.Module):
         return out
 
 
+def regression_mlp() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1))
+
+
+def regression_loss(output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return nn.functional.mse_loss(output.squeeze(1), targets)
+
+
 def head_only(model: nn.Module) -> Iterator[nn.Parameter]:
     head: nn.Module = model.head  # type: ignore[assignment]
     return head.parameters()
@@ -300,6 +312,19 @@ CASES: list[ZooCase] = [
         Planted(frozenset({"layer.not_updating"}), frozenset({"body"})),
         optimizer_params=head_only,
     ),
+    # Raw regression targets around 100: every sample's gradient points the same way (shift the
+    # output up), so the gradient noise scale is ~1 sample and a batch of 64 buys ~64x the
+    # samples per step for hardly fewer steps. (A classification of digits measures ~100, too
+    # close to the training set's 1437 samples for a batch to exceed it tenfold.)
+    ZooCase(
+        "unnormalised_regression",
+        regression_mlp,
+        Planted(frozenset({"gradient.noise_scale"})),
+        optimizer="sgd",
+        lr=1e-4,
+        epochs=4,
+        regression_offset=100.0,
+    ),
     ZooCase("control_mlp", healthy_mlp, None, epochs=4),
     ZooCase("control_cnn", healthy_cnn, None, epochs=4),
     ZooCase("control_transformer", RowTransformer, None, epochs=4),
@@ -321,13 +346,22 @@ def observer_for(case: ZooCase, server_url: str) -> Observer:
         server_url=server_url,
         track_layer_health=True,
         layer_health_every=5,
+        gradient_noise_every=10,
         track_profiler=False,
+        loss_fn=regression_loss if case.regression_offset is not None else None,
     )
     return Observer(project="zoo", run_name=case.name, config=config)
 
 
 def train_digits(case: ZooCase, model: nn.Module, observer: Observer) -> None:
-    x_train, y_train, x_val, y_val = digits_split(case.image_size)
+    x_train, labels, x_val, val_labels = digits_split(case.image_size)
+    y_train: torch.Tensor = labels
+    y_val: torch.Tensor = val_labels
+    if case.regression_offset is not None:
+        y_train, y_val = (
+            labels.float() + case.regression_offset,
+            val_labels.float() + case.regression_offset,
+        )
     if case.train_limit is not None:
         x_train, y_train = x_train[: case.train_limit], y_train[: case.train_limit]
     dataset: Dataset[Any]
@@ -336,7 +370,7 @@ def train_digits(case: ZooCase, model: nn.Module, observer: Observer) -> None:
     else:
         dataset = TensorDataset(x_train, y_train)
     generator = torch.Generator().manual_seed(0)
-    loader = DataLoader(dataset, batch_size=64, shuffle=True, generator=generator)
+    loader = DataLoader(dataset, batch_size=case.batch_size, shuffle=True, generator=generator)
     optimizer = make_optimizer(case, model)
     for _ in range(case.epochs):
         model.train()
@@ -347,6 +381,9 @@ def train_digits(case: ZooCase, model: nn.Module, observer: Observer) -> None:
         model.eval()
         with torch.no_grad():
             logits = model(x_val)
+            if case.regression_offset is not None:
+                observer.end_epoch(val_loss=regression_loss(logits, y_val).item())
+                continue
             val_loss = nn.functional.cross_entropy(logits, y_val).item()
             val_acc = (logits.argmax(1) == y_val).float().mean().item()
         observer.end_epoch(val_loss=val_loss, val_accuracy=val_acc)
@@ -359,7 +396,7 @@ def run_case(case: ZooCase, server_url: str) -> str:
     observer = observer_for(case, server_url)
     observer.log_hyperparameters(
         {
-            "batch_size": 64,
+            "batch_size": case.batch_size,
             "num_epochs": case.epochs,
             "learning_rate": case.lr,
             "optimizer": case.optimizer,

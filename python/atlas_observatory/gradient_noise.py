@@ -1,0 +1,205 @@
+"""The gradient noise scale: an estimate of the critical batch size while the model trains.
+
+McCandlish et al. 2018 ("An Empirical Model of Large-Batch Training", section 2.2 and appendix
+A.1) define the simple noise scale ``B_simple = tr(Sigma) / |G|^2``: the trace of the per-sample
+gradient covariance over the squared norm of the true gradient. Training with a batch much larger
+than it buys few steps for many more samples. Neither quantity can be read from one gradient,
+but a minibatch gradient of B samples satisfies ``E|g_B|^2 = |G|^2 + tr(Sigma) / B``, so two
+batch sizes give both (the paper's unbiased estimators):
+
+    |G|^2     ~ (B_big |g_big|^2 - B_small |g_small|^2) / (B_big - B_small)
+    tr(Sigma) ~ (|g_small|^2 - |g_big|^2) / (1 / B_small - 1 / B_big)
+
+Here the small batch is one training step's and the big batch a window of K consecutive
+steps (the parameters move little over K steps): ``|g_small|^2`` is the mean over the window's
+steps of each step's squared gradient norm, and ``g_big`` the samples-weighted mean of their
+gradients, the gradient of all the window's samples. With steps of different sizes ``b_i``,
+``1 / B_small`` is the mean of ``1 / b_i`` and ``B_big`` their sum (both estimators stay
+unbiased). One window's estimates are noisy (either may come out negative), so each is smoothed
+over windows (an exponential moving average, bias-corrected as Adam's moments are) before the
+ratio is taken, as the paper advises.
+
+Cost: nothing outside windows. During a window each step adds its gradients, weighted by its
+batch size, into one buffer per parameter (one ``_foreach`` call) and computes their squared
+norm (another); the buffers (one float copy of the gradients) are kept from window to window. The
+window's numbers reach the host once, when it ends. A window whose gradients held a NaN or an
+infinity is dropped. The estimate is invariant to a constant scale of the gradients (a loss
+divided by the accumulation steps, a constant loss scale), since both estimates scale alike.
+
+Threading: used from the training thread only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["GradientNoise", "NoiseScaleEstimator", "NoiseScaleReading", "in_window"]
+
+# The moving averages' decay per window: about the last five windows carry the estimate.
+SMOOTHING = 0.8
+
+
+def in_window(step: int, every: int, window: int) -> bool:
+    """Whether `step` belongs to a window: the `window` steps ending at each multiple of `every`
+    (step 0 ends a window of its own, which has too few steps to estimate anything)."""
+    phase = step % every
+    return phase == 0 or phase > every - min(window, every)
+
+
+@dataclass(frozen=True)
+class NoiseScaleReading:
+    """The smoothed estimate after the latest window."""
+
+    noise_scale: float  # B_simple = tr(Sigma) / |G|^2, in samples
+    grad_sq: float  # |G|^2
+    trace_sigma: float  # tr(Sigma), per sample
+    batch_size: float  # the small batch (one step's; a harmonic mean when steps differ)
+    windows: int  # windows averaged so far
+
+    def extra(self) -> dict[str, float]:
+        """The fields of the layer_stats root entry's ``extra``."""
+        return {
+            "gradient_noise_scale": self.noise_scale,
+            "gns_grad_sq": self.grad_sq,
+            "gns_trace_sigma": self.trace_sigma,
+            "gns_batch_size": self.batch_size,
+            "gns_windows": float(self.windows),
+        }
+
+
+class NoiseScaleEstimator:
+    """The arithmetic of the estimate, from each window's host numbers (no torch)."""
+
+    def __init__(self, smoothing: float = SMOOTHING) -> None:
+        self._decay = smoothing
+        self._grad_sq = 0.0
+        self._trace = 0.0
+        self._weight = 0.0  # 1 - decay^windows: the bias correction of the averages
+        self._batch = 0.0
+        self.windows = 0
+
+    def add_window(
+        self, small_sq_mean: float, inv_small_batch: float, big_sq: float, big_batch: float
+    ) -> bool:
+        """Adds one window: `small_sq_mean` the mean of its steps' |g|^2, `inv_small_batch` the
+        mean of their 1 / b, `big_sq` the |g|^2 of its samples-weighted mean gradient and
+        `big_batch` its samples. False (nothing added) for a window that cannot estimate."""
+        inv_big_batch = 1.0 / big_batch if big_batch > 0 else math.inf
+        spread = inv_small_batch - inv_big_batch
+        numbers = (small_sq_mean, inv_small_batch, big_sq, big_batch)
+        if not all(math.isfinite(v) for v in numbers) or not spread > 0:
+            return False
+        trace = (small_sq_mean - big_sq) / spread
+        grad_sq = (big_sq * inv_small_batch - small_sq_mean * inv_big_batch) / spread
+        decay = self._decay
+        self._trace = decay * self._trace + (1.0 - decay) * trace
+        self._grad_sq = decay * self._grad_sq + (1.0 - decay) * grad_sq
+        self._weight = decay * self._weight + (1.0 - decay)
+        self._batch = 1.0 / inv_small_batch
+        self.windows += 1
+        return True
+
+    def reading(self) -> NoiseScaleReading | None:
+        """The smoothed estimate; None before a window or while either average is not positive
+        (early windows can give a negative |G|^2 or trace: noise, not a measurement)."""
+        if self.windows == 0 or self._weight <= 0:
+            return None
+        grad_sq = self._grad_sq / self._weight
+        trace = self._trace / self._weight
+        if not (grad_sq > 0 and trace > 0):
+            return None
+        scale = trace / grad_sq
+        if not math.isfinite(scale):
+            return None
+        return NoiseScaleReading(scale, grad_sq, trace, self._batch, self.windows)
+
+
+class GradientNoise:
+    """Measures the gradient noise scale of `params` over windows of steps (module docs)."""
+
+    def __init__(self, params: list[torch.nn.Parameter], smoothing: float = SMOOTHING) -> None:
+        self._params = params
+        self._estimator = NoiseScaleEstimator(smoothing)
+        self._buffers: dict[int, torch.Tensor] = {}  # samples-weighted gradient sums
+        self._in_window: set[int] = set()  # parameters whose buffer holds this window's sum
+        self._step_sq: list[torch.Tensor] = []  # each step's |g|^2, on the gradients' device
+        self._inverse_batches: list[float] = []
+        self._samples = 0.0
+        self._usable = True  # False once a step of the window could not be taken
+
+    @property
+    def steps_in_window(self) -> int:
+        return len(self._step_sq)
+
+    def observe(self, batch_size: float) -> None:
+        """Adds the current gradients (those of one step of `batch_size` samples, final: after
+        backward, before the optimizer step) to the window."""
+        if not self._usable:
+            return
+        if not batch_size > 0:
+            self._usable = False
+            return
+        indices: list[int] = []
+        grads: list[torch.Tensor] = []
+        for index, param in enumerate(self._params):
+            grad = param.grad
+            if grad is None:
+                continue
+            if grad.is_sparse or not grad.is_floating_point():
+                self._usable = False
+                return
+            indices.append(index)
+            grads.append(grad.detach())
+        if not grads:
+            return
+        with torch.no_grad():
+            self._add(indices, grads, float(batch_size))
+
+    def _add(self, indices: list[int], grads: list[torch.Tensor], batch: float) -> None:
+        wide = [g if g.dtype in (torch.float32, torch.float64) else g.float() for g in grads]
+        norms = torch._foreach_norm(wide)
+        squares = torch.stack([n.to(norms[0].device) for n in norms]).double().square().sum()
+        self._step_sq.append(squares)
+        self._inverse_batches.append(1.0 / batch)
+        self._samples += batch
+        fresh = [i for i in indices if i not in self._in_window]
+        for index, grad in zip(indices, wide, strict=True):
+            buffer = self._buffers.get(index)
+            if buffer is None or buffer.shape != grad.shape or buffer.device != grad.device:
+                self._buffers[index] = torch.zeros_like(grad, dtype=torch.float32)
+            elif index in fresh:
+                buffer.zero_()
+        self._in_window.update(fresh)
+        sums = [self._buffers[i] for i in indices]
+        torch._foreach_add_(sums, [g.float() for g in wide], alpha=batch)
+
+    def end_window(self) -> NoiseScaleReading | None:
+        """Closes the window (adding its estimate, when it has one) and returns the smoothed
+        reading; None when no estimate exists yet."""
+        try:
+            if self._usable and len(self._step_sq) >= 2:
+                self._add_window()
+        finally:
+            self._step_sq = []
+            self._inverse_batches = []
+            self._samples = 0.0
+            self._in_window.clear()
+            self._usable = True
+        return self._estimator.reading()
+
+    def _add_window(self) -> None:
+        with torch.no_grad():
+            sums = [self._buffers[i] for i in sorted(self._in_window)]
+            big = torch._foreach_norm(sums)
+            device = self._step_sq[0].device
+            parts = [torch.stack(self._step_sq)]
+            parts.append(torch.stack([n.to(device) for n in big]).double().square().sum()[None])
+            host = torch.cat(parts).cpu().tolist()  # the window's one transfer
+        small_sq = host[:-1]
+        big_sq = host[-1] / (self._samples * self._samples)
+        small_mean = sum(small_sq) / len(small_sq)
+        inverse = sum(self._inverse_batches) / len(self._inverse_batches)
+        self._estimator.add_window(small_mean, inverse, big_sq, self._samples)

@@ -1,0 +1,154 @@
+"""The gradient noise scale estimator (atlas_observatory/gradient_noise.py) on synthetic
+gradients whose true gradient G and per-sample covariance Sigma are known, so that the true
+B_simple = tr(Sigma) / |G|^2 is known.
+
+A step of b samples gets the gradient G + e with e ~ N(0, Sigma / b) (the mean of b independent
+per-sample gradients). The parameters are set up so that the shortcuts a wrong formula would
+take are far off: the window's big batch (K * b = 32 samples) is well below B_simple (100), so
+reading |g_big|^2 as |G|^2 overestimates |G|^2 about fourfold, and a per-step batch of 1 instead
+of b would be off by b. The tolerance (15%) is several standard errors of the estimate over the
+windows used, and far below those errors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from atlas_observatory.gradient_noise import GradientNoise, NoiseScaleEstimator, in_window
+
+DIM = 2000
+WINDOW = 8
+WINDOWS = 300
+
+
+def problem(seed: int, b_simple: float) -> tuple[np.ndarray, np.ndarray]:
+    """G and the diagonal of Sigma with tr(Sigma) / |G|^2 = b_simple (a non-uniform Sigma)."""
+    rng = np.random.default_rng(seed)
+    g = rng.normal(size=DIM)
+    g *= 1.0 / np.linalg.norm(g)  # |G|^2 = 1
+    variances = rng.uniform(0.2, 1.8, size=DIM)
+    variances *= b_simple / variances.sum()  # tr(Sigma) = b_simple
+    return g, variances
+
+
+def step_gradient(
+    rng: np.random.Generator, g: np.ndarray, variances: np.ndarray, batch: int
+) -> np.ndarray:
+    result: np.ndarray = g + rng.normal(size=DIM) * np.sqrt(variances / batch)
+    return result
+
+
+def test_in_window_takes_the_steps_that_end_at_each_sample() -> None:
+    taken = [s for s in range(0, 21) if in_window(s, 10, 3)]
+    assert taken == [0, 8, 9, 10, 18, 19, 20]
+    # A window longer than the cadence takes every step.
+    assert all(in_window(s, 4, 8) for s in range(12))
+
+
+@pytest.mark.parametrize("b_simple", [100.0, 10.0])
+def test_estimator_recovers_b_simple_from_window_numbers(b_simple: float) -> None:
+    """The arithmetic alone: each window's |g|^2 means, computed here in numpy."""
+    g, variances = problem(1, b_simple)
+    rng = np.random.default_rng(2)
+    batch = 4
+    estimator = NoiseScaleEstimator(smoothing=0.99)
+    big_total = 0.0
+    for _ in range(WINDOWS):
+        grads = [step_gradient(rng, g, variances, batch) for _ in range(WINDOW)]
+        small = float(np.mean([np.dot(x, x) for x in grads]))
+        mean = np.mean(grads, axis=0)
+        big_total += float(np.dot(mean, mean))
+        assert estimator.add_window(small, 1.0 / batch, float(np.dot(mean, mean)), WINDOW * batch)
+    reading = estimator.reading()
+    assert reading is not None
+    assert reading.noise_scale == pytest.approx(b_simple, rel=0.15)
+    assert reading.grad_sq == pytest.approx(1.0, rel=0.15)
+    assert reading.trace_sigma == pytest.approx(b_simple, rel=0.15)
+    assert reading.batch_size == batch
+    # Taking the big batch's |g|^2 as |G|^2 (no correction for its own noise) is far off when
+    # the big batch is below B_simple: this is the mistake the tolerance must catch.
+    naive = reading.trace_sigma / (big_total / WINDOWS)
+    if b_simple > WINDOW * batch:
+        assert naive < 0.5 * b_simple
+
+
+def test_gradient_noise_recovers_b_simple_from_parameter_gradients() -> None:
+    """The whole path: gradients set on parameters, steps of varying batch size (a short last
+    batch), buffers reused from window to window, the one transfer per window."""
+    b_simple = 100.0
+    g, variances = problem(3, b_simple)
+    rng = np.random.default_rng(4)
+    # Two parameters of different shapes share the vector.
+    first = torch.nn.Parameter(torch.zeros(DIM // 2))
+    second = torch.nn.Parameter(torch.zeros(DIM // 4, 2))
+    noise = GradientNoise([first, second], smoothing=0.99)
+    reading = None
+    for window in range(WINDOWS):
+        for step in range(WINDOW):
+            batch = 2 if step == WINDOW - 1 and window % 2 else 4
+            vector = torch.tensor(step_gradient(rng, g, variances, batch), dtype=torch.float32)
+            first.grad = vector[: DIM // 2].clone()
+            second.grad = vector[DIM // 2 :].reshape(DIM // 4, 2).clone()
+            noise.observe(batch)
+        reading = noise.end_window()
+    assert reading is not None
+    assert reading.windows == WINDOWS
+    assert reading.noise_scale == pytest.approx(b_simple, rel=0.15)
+    assert reading.grad_sq == pytest.approx(1.0, rel=0.15)
+    extra = reading.extra()
+    assert extra["gradient_noise_scale"] == reading.noise_scale
+    assert set(extra) >= {"gns_grad_sq", "gns_trace_sigma", "gns_batch_size"}
+
+
+def test_batch_size_weighting_matters() -> None:
+    """Declaring each step's batch as 1 sample instead of 4 changes the estimate fourfold: the
+    batch size the observer passes is part of the result."""
+    g, variances = problem(5, 50.0)
+
+    def estimate(declared: int) -> float:
+        rng = np.random.default_rng(6)
+        param = torch.nn.Parameter(torch.zeros(DIM))
+        noise = GradientNoise([param], smoothing=0.99)
+        reading = None
+        for _ in range(100):
+            for _ in range(WINDOW):
+                grad = step_gradient(rng, g, variances, 4)
+                param.grad = torch.tensor(grad, dtype=torch.float32)
+                noise.observe(declared)
+            reading = noise.end_window()
+        assert reading is not None
+        return reading.noise_scale
+
+    right, wrong = estimate(4), estimate(1)
+    assert right == pytest.approx(50.0, rel=0.2)
+    assert wrong == pytest.approx(right / 4, rel=0.05)
+
+
+def test_windows_with_non_finite_gradients_are_dropped() -> None:
+    param = torch.nn.Parameter(torch.zeros(10))
+    noise = GradientNoise([param])
+    for step in range(WINDOW):
+        param.grad = torch.full((10,), math.nan if step == 3 else 1.0)
+        noise.observe(4)
+    assert noise.end_window() is None
+    # The next window starts clean: the NaN does not linger in the reused buffer.
+    rng = np.random.default_rng(7)
+    for _ in range(WINDOW):
+        param.grad = torch.tensor(1.0 + rng.normal(size=10), dtype=torch.float32)
+        noise.observe(4)
+    noise.end_window()
+    assert noise.steps_in_window == 0
+    assert all(torch.isfinite(b).all() for b in noise._buffers.values())
+
+
+def test_a_window_of_one_step_gives_no_estimate() -> None:
+    param = torch.nn.Parameter(torch.zeros(3))
+    param.grad = torch.ones(3)
+    noise = GradientNoise([param])
+    noise.observe(4)
+    assert noise.end_window() is None
+    assert not NoiseScaleEstimator().add_window(1.0, 0.25, 1.0, 4.0)  # one batch size only
