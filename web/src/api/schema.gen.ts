@@ -329,6 +329,157 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/agent": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** @description What the agent is configured with (docs/agent.md); never a key. */
+    get: operations["getAgent"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/agent/tools": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** @description The agent's typed, read-only tools with their JSON schemas. */
+    get: operations["listAgentTools"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/agent/tools/{name}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post: operations["callAgentTool"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/agent/chat": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** @description Asks the agent a question about a run (docs/agent.md, "Chat"). The answer is a stream of
+     *     Server-Sent Events: start (AgentStartEvent), token (AgentTokenEvent), tool_call
+     *     (AgentToolCallEvent), tool_result (AgentToolResultEvent), provider_error
+     *     (AgentProviderErrorEvent), then done (AgentDoneEvent) or error (AgentErrorEvent), after
+     *     which the stream ends. With "stream": false the answer is one JSON object.
+     *      */
+    post: operations["agentChat"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/agent/insights": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** @description Server-Sent Events of every proactive insight (event insight, data AgentInsight) and
+     *     proposal (event proposal, data AgentProposal) as they happen. The same events are also
+     *     sent on each run's live stream.
+     *      */
+    get: operations["agentInsights"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/runs/{id}/beliefs": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: components["parameters"]["RunId"];
+      };
+      cookie?: never;
+    };
+    /** @description The run's belief state, revised whenever its diagnosis changes (docs/agent.md). */
+    get: operations["getBeliefs"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/runs/{id}/proposals": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: components["parameters"]["RunId"];
+      };
+      cookie?: never;
+    };
+    /** @description Actions the agent proposed for the run; nothing happens until confirmed. */
+    get: operations["listProposals"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/runs/{id}/proposals/{pid}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: components["parameters"]["RunId"];
+        pid: number;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post: operations["resolveProposal"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -640,6 +791,155 @@ export interface components {
       | "resuming"
       | "stopping"
       | "finished";
+    AgentInfo: {
+      providers: {
+        kind: string;
+        model: string;
+        host: string;
+        has_key: boolean;
+      }[];
+      /** @description no provider is configured; the offline analyst answers */
+      offline: boolean;
+      max_tool_iterations?: number;
+      tool_result_limit?: number;
+      allow_actions?: boolean;
+      tools?: string[];
+    };
+    AgentChatMessage: {
+      /** @enum {string} */
+      role: "user" | "assistant";
+      content: string;
+    };
+    AgentChatRequest: {
+      question: string;
+      run_id?: string | null;
+      other_run_id?: string | null;
+      /** @enum {string} */
+      mode?: "auto" | "offline";
+      history?: components["schemas"]["AgentChatMessage"][];
+      /** @description false answers with one JSON object */
+      stream?: boolean;
+    };
+    AgentChatAnswer: {
+      /** @description "offline" for the offline analyst */
+      provider: string;
+      offline: boolean;
+      answer: string;
+      tool_rounds?: number;
+      tools_used?: string[];
+      tool_calls?: {
+        name?: string;
+        arguments?: {
+          [key: string]: unknown;
+        };
+      }[];
+      provider_errors?: string[];
+    };
+    AgentStartEvent: {
+      /** @description who answers now; "offline" for the offline analyst */
+      provider: string;
+    };
+    AgentTokenEvent: {
+      text: string;
+    };
+    AgentToolCallEvent: {
+      name: string;
+      arguments?: {
+        [key: string]: unknown;
+      };
+    };
+    AgentToolResultEvent: {
+      name: string;
+      ok: boolean;
+      bytes?: number;
+      truncated?: boolean;
+    };
+    /** @description The provider failed; the text it streamed since its start is void. */
+    AgentProviderErrorEvent: {
+      provider: string;
+      message: string;
+    };
+    AgentDoneEvent: {
+      provider: string;
+      offline: boolean;
+      /** @description the whole answer */
+      answer: string;
+      tool_rounds?: number;
+      tools_used?: string[];
+      provider_errors?: string[];
+    };
+    AgentErrorEvent: {
+      message: string;
+    };
+    HypothesisRevision: {
+      revision: number;
+      epoch: number;
+      confidence: number;
+      /** @enum {string} */
+      status: "active" | "retired";
+      note: string;
+    };
+    Hypothesis: {
+      /** @description the check, or "check@layer" */
+      id: string;
+      check: string;
+      category?: string;
+      /** @enum {string} */
+      severity: "critical" | "warning" | "info";
+      layer?: string | null;
+      issue: string;
+      /** @description 0-1 */
+      confidence: number;
+      evidence?: {
+        [key: string]: unknown;
+      };
+      why?: string;
+      recommended_action?: string;
+      /** @enum {string} */
+      status: "active" | "retired";
+      since_epoch?: number;
+      history: components["schemas"]["HypothesisRevision"][];
+    };
+    PrimaryChange: {
+      revision: number;
+      epoch: number;
+      from: string | null;
+      to: string | null;
+    };
+    BeliefState: {
+      run_id: string;
+      fingerprint?: string;
+      /** @description 0 before the first diagnosis */
+      revision: number;
+      epoch: number;
+      grade?: string;
+      primary: string | null;
+      hypotheses: components["schemas"]["Hypothesis"][];
+      primary_history: components["schemas"]["PrimaryChange"][];
+    };
+    AgentInsight: {
+      run_id: string;
+      revision: number;
+      epoch: number;
+      previous?: string | null;
+      primary?: components["schemas"]["Hypothesis"] | null;
+      message: string;
+    };
+    AgentProposal: {
+      id: number;
+      run_id: string;
+      /** @enum {string} */
+      action: "stop" | "pause" | "adjust";
+      params?: {
+        [key: string]: unknown;
+      };
+      reason?: string;
+      actor?: string;
+      created_at?: number;
+      /** @enum {string} */
+      status: "pending" | "confirmed" | "dismissed";
+      resolved_at?: number | null;
+    };
   };
   responses: {
     /** @description An error naming the field and the reason. */
@@ -1280,6 +1580,223 @@ export interface operations {
           "text/event-stream": string;
         };
       };
+    };
+  };
+  getAgent: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Providers, whether only the offline analyst answers, limits and tools. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["AgentInfo"];
+        };
+      };
+    };
+  };
+  listAgentTools: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Every tool. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            tools: {
+              name: string;
+              description: string;
+              input_schema: {
+                [key: string]: unknown;
+              };
+              action: boolean;
+            }[];
+          };
+        };
+      };
+    };
+  };
+  callAgentTool: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        "application/json": {
+          [key: string]: unknown;
+        };
+      };
+    };
+    responses: {
+      /** @description The tool's JSON result. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            [key: string]: unknown;
+          };
+        };
+      };
+      404: components["responses"]["Error"];
+      422: components["responses"]["Error"];
+    };
+  };
+  agentChat: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["AgentChatRequest"];
+      };
+    };
+    responses: {
+      /** @description The answer, streamed (or one object with "stream" false). */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "text/event-stream": string;
+          "application/json": components["schemas"]["AgentChatAnswer"];
+        };
+      };
+      400: components["responses"]["Error"];
+      404: components["responses"]["Error"];
+      415: components["responses"]["Error"];
+      422: components["responses"]["Error"];
+    };
+  };
+  agentInsights: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description An event stream. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "text/event-stream": string;
+        };
+      };
+    };
+  };
+  getBeliefs: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: components["parameters"]["RunId"];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The belief state. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["BeliefState"];
+        };
+      };
+      404: components["responses"]["Error"];
+    };
+  };
+  listProposals: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: components["parameters"]["RunId"];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The proposals, oldest first. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            run_id: string;
+            proposals: components["schemas"]["AgentProposal"][];
+          };
+        };
+      };
+      404: components["responses"]["Error"];
+    };
+  };
+  resolveProposal: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: components["parameters"]["RunId"];
+        pid: number;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @enum {string} */
+          status: "confirmed" | "dismissed";
+        };
+      };
+    };
+    responses: {
+      /** @description The proposal, settled. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            run_id: string;
+            id: number;
+            /** @enum {string} */
+            status: "confirmed" | "dismissed";
+          };
+        };
+      };
+      404: components["responses"]["Error"];
+      409: components["responses"]["Error"];
+      422: components["responses"]["Error"];
     };
   };
 }
