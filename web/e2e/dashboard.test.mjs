@@ -141,6 +141,41 @@ test("the run page renders the header, charts, findings and the 3D view, and upd
   await page.screenshot({ path: path.join(shots, "run-page-toggled-theme.png") });
 });
 
+test("the agent panel streams an answer (offline analyst) and shows the beliefs", async () => {
+  await page.locator("#agent").scrollIntoViewIfNeeded();
+  await page.locator('[data-testid="beliefs"]').waitFor({ timeout: 20000 });
+  const beliefs = await api(server.url, `/api/v1/runs/${training.runId}/beliefs`);
+  assert.equal(beliefs.status, 200);
+  if (beliefs.body.hypotheses.length > 0) {
+    await waitFor(
+      "the beliefs to render",
+      async () => (await page.locator('[data-testid="belief"]').count()) > 0,
+      15000,
+    );
+  }
+
+  const input = page.locator('[data-testid="agent-question"]');
+  await input.fill("why is my grade what it is?");
+  await input.press("Enter");
+  const turn = page.locator('[data-testid="agent-turn"]').last();
+  await waitFor(
+    "the answer to finish streaming",
+    async () => (await turn.getAttribute("data-status")) !== "streaming",
+    30000,
+  );
+  assert.equal(await turn.getAttribute("data-status"), "done");
+  const answer = await turn.locator('[data-testid="agent-answer"]').innerText();
+  assert.match(answer, /grade|diagnosis/i, "the answer is about the grade");
+  const agent = await api(server.url, "/api/v1/agent");
+  if (agent.body.offline) {
+    assert.equal(
+      await turn.locator('[data-testid="agent-offline"]').innerText(),
+      "offline analyst",
+    );
+  }
+  await page.screenshot({ path: path.join(shots, "agent-panel.png") });
+});
+
 test("Stop from the dashboard ends the training", async (t) => {
   const actions = await api(server.url, `/api/v1/runs/${training.runId}/actions`);
   if (actions.status === 404 || actions.status === 405) {
@@ -165,7 +200,8 @@ test("Stop from the dashboard ends the training", async (t) => {
  * issues, and the browser logs each 404 as a failed load. Any other console error counts.
  */
 async function isMissingOptionalRoute(url) {
-  if (!/\/api\/v1\/(runs\/[^/]+\/)?(diagnostics|live|actions)$/.test(url)) return false;
+  if (!/\/api\/v1\/(runs\/[^/]+\/)?(diagnostics|live|actions|beliefs|agent)$/.test(url))
+    return false;
   const controller = new AbortController();
   const res = await fetch(url, { signal: controller.signal });
   const missing = res.status === 404 && (await res.json()).field === "path";

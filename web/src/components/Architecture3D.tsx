@@ -20,7 +20,7 @@ export default function Architecture3D({ root, scores, selected, onSelect }: Pro
   const host = useRef<HTMLDivElement>(null);
   const [sizeBy, setSizeBy] = useState<"params" | "flops">("params");
   const blocks = useMemo(() => layoutBlocks(root, sizeBy), [root, sizeBy]);
-  const shown = blocks.slice(0, MAX_BLOCKS);
+  const shown = useMemo(() => blocks.slice(0, MAX_BLOCKS), [blocks]);
   const meshes = useRef(new Map<string, THREE.Mesh>());
   const redraw = useRef<() => void>(() => {});
   const onSelectRef = useRef(onSelect);
@@ -116,8 +116,7 @@ export default function Architecture3D({ root, scores, selected, onSelect }: Pro
       renderer.dispose();
       el.removeChild(renderer.domElement);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [blocks]);
+  }, [shown]);
 
   // Colour by score and highlight the selection without rebuilding the scene.
   useEffect(() => {

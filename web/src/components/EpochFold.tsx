@@ -1,12 +1,24 @@
 // The first fold: train/val loss and accuracy and energy/CO2 per epoch on one epoch axis, with
 // the optimal-stop marker and the wasted region shaded and labelled.
 import { useCallback, useMemo } from "react";
+import { useStableValue } from "../lib/useStableValue";
 import uPlot from "uplot";
 import type { Diagnostics, Epoch } from "../api/client";
-import { epochFold, wastedRegion } from "../lib/epochs";
-import { co2, eur, kwh, km, percent } from "../lib/format";
+import { epochFold, epochLabel, wastedEpochs, wastedRegion } from "../lib/epochs";
+import { CO2_UNITS, ENERGY_UNITS, co2, eur, kwh, km, percent, unitTicks } from "../lib/format";
+import { foldMarkerX, type ActionMarker } from "../lib/markers";
+import type { EpochEnd } from "../lib/series";
+import { ActionLegend } from "./ActionLegend";
 import { Empty } from "./States";
-import { UPlotChart, axisStyle, cssVar, useThemeName } from "./UPlotChart";
+import {
+  UPlotChart,
+  axisStyle,
+  cssVar,
+  marksLabel,
+  marksPlugin,
+  useChartTheme,
+  type ChartMark,
+} from "./UPlotChart";
 
 const PALETTE = ["#3b82f6", "#f97316", "#10b981", "#a855f7", "#ef4444", "#14b8a6", "#eab308"];
 
@@ -14,8 +26,11 @@ const PALETTE = ["#3b82f6", "#f97316", "#10b981", "#a855f7", "#ef4444", "#14b8a6
 const EPOCH_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 const EPOCH_SCALE: uPlot.Scale = {
   time: false,
-  range: (_u, min, max) => [Math.max(0, min - 0.5), max + 0.5],
+  range: (_u, min, max) => [min - 0.5, max + 0.5],
 };
+// Epochs are numbered from 0, as in the findings (lib/epochs.ts).
+const EPOCH_AXIS_LABEL = "epoch (from 0)";
+const epochSeries: uPlot.Series = { label: "epoch", value: (_u, v) => epochLabel(v) };
 
 function shadeWaste(region: { from: number; to: number } | null): uPlot.Plugin {
   return {
@@ -41,11 +56,34 @@ function shadeWaste(region: { from: number; to: number } | null): uPlot.Plugin {
   };
 }
 
-export function EpochFold({ epochs, diag }: { epochs: Epoch[]; diag: Diagnostics | undefined }) {
-  const theme = useThemeName();
+interface Props {
+  epochs: Epoch[];
+  diag: Diagnostics | undefined;
+  markers: ActionMarker[];
+  epochEnds: EpochEnd[];
+  startTs: number;
+}
+
+export function EpochFold({ epochs, diag, markers, epochEnds, startTs }: Props) {
+  const theme = useChartTheme();
   const fold = useMemo(() => epochFold(epochs, diag), [epochs, diag]);
-  const region = useMemo(() => wastedRegion(diag, fold.x), [diag, fold.x]);
+  // Stable while equal: the charts are rebuilt when the region, the marks or the set of series
+  // change, not on every live update.
+  const region = useStableValue(wastedRegion(diag, fold.x));
   const syncKey = "epoch-fold";
+  const marks = useMemo<ChartMark[]>(
+    () =>
+      markers.flatMap((m) => {
+        const x = foldMarkerX(m, epochEnds, startTs);
+        return x === null ? [] : [{ n: m.n, x, title: m.message }];
+      }),
+    [markers, epochEnds, startTs],
+  );
+  const stableMarks = useStableValue(marks);
+  const spec = useStableValue({
+    series: fold.series.map(({ key, split, name }) => ({ key, split, name })),
+    points: fold.x.length < 60,
+  });
 
   const metricsOpts = useCallback(
     (width: number): uPlot.Options => ({
@@ -54,10 +92,10 @@ export function EpochFold({ epochs, diag }: { epochs: Epoch[]; diag: Diagnostics
       cursor: { sync: { key: syncKey } },
       scales: { x: EPOCH_SCALE, metric: { range: [0, 1] } },
       axes: [
-        { ...axisStyle(), label: "epoch", incrs: EPOCH_INCRS },
-        { ...axisStyle(), scale: "loss", label: "loss" },
+        { ...axisStyle(theme), label: EPOCH_AXIS_LABEL, incrs: EPOCH_INCRS },
+        { ...axisStyle(theme), scale: "loss", label: "loss" },
         {
-          ...axisStyle(),
+          ...axisStyle(theme),
           scale: "metric",
           side: 1,
           label: "accuracy / metric",
@@ -65,20 +103,19 @@ export function EpochFold({ epochs, diag }: { epochs: Epoch[]; diag: Diagnostics
         },
       ],
       series: [
-        { label: "epoch" },
-        ...fold.series.map((s, i) => ({
+        epochSeries,
+        ...spec.series.map((s, i) => ({
           label: s.key,
           scale: s.name.includes("loss") ? "loss" : "metric",
           stroke: PALETTE[i % PALETTE.length],
           width: 2,
           dash: s.split === "val" ? [6, 3] : undefined,
-          points: { show: fold.x.length < 60 },
+          points: { show: spec.points },
         })),
       ],
-      plugins: [shadeWaste(region)],
+      plugins: [shadeWaste(region), marksPlugin(stableMarks)],
     }),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [fold.series.length, fold.series.map((s) => s.key).join(), region?.from, region?.to, theme],
+    [spec, region, stableMarks, theme],
   );
 
   const hasCo2 = fold.kgCo2.some((v) => v !== null);
@@ -89,24 +126,34 @@ export function EpochFold({ epochs, diag }: { epochs: Epoch[]; diag: Diagnostics
       cursor: { sync: { key: syncKey } },
       scales: { x: EPOCH_SCALE },
       axes: [
-        { ...axisStyle(), label: "epoch", incrs: EPOCH_INCRS },
-        { ...axisStyle(), scale: "kwh", label: "kWh per epoch" },
+        { ...axisStyle(theme), label: EPOCH_AXIS_LABEL, incrs: EPOCH_INCRS },
+        {
+          ...axisStyle(theme),
+          scale: "kwh",
+          label: "energy",
+          size: 74,
+          values: (_u, ticks) => unitTicks(ticks, ENERGY_UNITS),
+        },
         ...(hasCo2
           ? [
               {
-                ...axisStyle(),
+                ...axisStyle(theme),
                 scale: "co2",
                 side: 1,
-                label: "kg CO₂ per epoch",
+                label: "CO₂",
+                size: 84,
+                values: (_u: uPlot, ticks: number[]) =>
+                  unitTicks(ticks, CO2_UNITS).map((t) => (t ? `${t} CO₂` : t)),
                 grid: { show: false },
               },
             ]
           : []),
       ],
       series: [
-        { label: "epoch" },
+        epochSeries,
         {
-          label: "energy (kWh, device)",
+          label: "energy (device)",
+          value: (_u, v) => kwh(v),
           scale: "kwh",
           stroke: "#16a34a",
           fill: "rgba(22,163,74,0.35)",
@@ -116,7 +163,8 @@ export function EpochFold({ epochs, diag }: { epochs: Epoch[]; diag: Diagnostics
         ...(hasCo2
           ? [
               {
-                label: "CO₂ (kg)",
+                label: "CO₂",
+                value: (_u: uPlot, v: number | null) => co2(v),
                 scale: "co2",
                 stroke: "#64748b",
                 width: 2,
@@ -125,9 +173,9 @@ export function EpochFold({ epochs, diag }: { epochs: Epoch[]; diag: Diagnostics
             ]
           : []),
       ],
-      plugins: [shadeWaste(region)],
+      plugins: [shadeWaste(region), marksPlugin(stableMarks)],
     }),
-    [hasCo2, region, theme],
+    [hasCo2, region, stableMarks, theme],
   );
 
   const metricsData = useMemo(
@@ -153,23 +201,24 @@ export function EpochFold({ epochs, diag }: { epochs: Epoch[]; diag: Diagnostics
         <p className="waste-label" data-testid="waste-label">
           <span className="swatch waste" aria-hidden="true" /> Past the optimal stop (epoch{" "}
           {diag?.optimal_stop_epoch}
-          ): {waste.epochs ?? "—"} epochs wasted — <strong>{kwh(waste.kwh)}</strong>,{" "}
-          {co2(waste.kg_co2)}, {eur(waste.eur)}, {km(waste.car_km)} ({percent(waste.fraction, 0)} of
-          the compute)
+          ): {waste.epochs ?? "—"} epochs wasted ({wastedEpochs(region)}) —{" "}
+          <strong>{kwh(waste.kwh)}</strong>, {co2(waste.kg_co2)}, {eur(waste.eur)},{" "}
+          {km(waste.car_km)} ({percent(waste.fraction, 0)} of the compute)
         </p>
       )}
       <UPlotChart
         options={metricsOpts}
         data={metricsData}
-        label="Loss and accuracy per epoch"
+        label={`Loss and accuracy per epoch${marksLabel(stableMarks)}`}
         testId="epoch-metrics-chart"
       />
       <UPlotChart
         options={energyOpts}
         data={energyData}
-        label="Energy and CO2 per epoch"
+        label={`Energy and CO2 per epoch${marksLabel(stableMarks)}`}
         testId="epoch-energy-chart"
       />
+      <ActionLegend markers={markers} />
       {!hasCo2 && (
         <p className="sub">
           CO₂ per epoch appears once the server reports the run's carbon intensity (diagnostics).

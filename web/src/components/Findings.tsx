@@ -23,7 +23,7 @@ function Evidence({ evidence }: { evidence: Finding["evidence"] }) {
       {Object.entries(evidence).map(([k, v]) => (
         <div key={k}>
           <dt>{k}</dt>
-          <dd>{typeof v === "object" ? JSON.stringify(v) : String(v)}</dd>
+          <dd>{typeof v === "string" ? v : JSON.stringify(v)}</dd>
         </div>
       ))}
     </dl>

@@ -73,7 +73,13 @@ export function Layers(props: {
   onSelect: (name: string | null) => void;
 }) {
   const rows = useMemo(
-    () => layerRows(props.root, props.stats ?? new Map(), props.scores, props.findings),
+    () =>
+      layerRows(
+        props.root,
+        props.stats ?? new Map<string, LayerEntry>(),
+        props.scores,
+        props.findings,
+      ),
     [props.root, props.stats, props.scores, props.findings],
   );
   // three.js (the largest chunk) is fetched only when the 3D view nears the viewport.

@@ -15,10 +15,21 @@ import {
   type Buckets,
   type EpochEnd,
 } from "../lib/series";
+import { markerX, type ActionMarker } from "../lib/markers";
+import { epochLabel } from "../lib/epochs";
+import { ActionLegend } from "./ActionLegend";
 import { Empty, ErrorBox, Loading } from "./States";
 import { useNearViewport } from "../lib/useNearViewport";
 import { useAsync } from "../lib/useAsync";
-import { UPlotChart, axisStyle, useThemeName } from "./UPlotChart";
+import { useStableValue } from "../lib/useStableValue";
+import {
+  UPlotChart,
+  axisStyle,
+  marksLabel,
+  marksPlugin,
+  useChartTheme,
+  type ChartMark,
+} from "./UPlotChart";
 
 export type XMode = "step" | "time" | "epoch";
 
@@ -60,6 +71,7 @@ interface ChartProps {
   epochEnds: EpochEnd[];
   startTs: number;
   liveTick: number;
+  marks: ChartMark[];
   format?: (v: number) => string;
 }
 
@@ -84,9 +96,10 @@ function StepChart({
   epochEnds,
   startTs,
   liveTick,
+  marks,
   format,
 }: ChartProps) {
-  const theme = useThemeName();
+  const theme = useChartTheme();
   const [buckets, setBuckets] = useState<Buckets>(emptyBuckets());
   const [inRange, setInRange] = useState<number | null>(null);
   const [error, setError] = useState<Error>();
@@ -107,10 +120,10 @@ function StepChart({
       visible ? fetchSeries(runId, metric, serverAxis, pointsFor(width())) : Promise.resolve(null),
     [runId, metric, serverAxis, visible],
   );
+  const reloadOverview = overview.reload;
   useEffect(() => {
-    if (liveTick > 0 && !zoomedRef.current) overview.reload();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [liveTick]);
+    if (liveTick > 0 && !zoomedRef.current) reloadOverview();
+  }, [liveTick, reloadOverview]);
   useEffect(() => {
     if (overview.error) setError(overview.error);
     const s = overview.data;
@@ -173,15 +186,15 @@ function StepChart({
       scales: { x: { time: xMode === "time" } },
       cursor: { drag: { x: true, y: false } },
       axes: [
-        { ...axisStyle(), label: xMode },
+        { ...axisStyle(theme), label: xMode === "epoch" ? "epoch (from 0)" : xMode },
         {
-          ...axisStyle(),
+          ...axisStyle(theme),
           size: 70,
           values: (_u, vals) => vals.map((v) => (format ? format(v) : sig(v, 3))),
         },
       ],
       series: [
-        { label: xMode },
+        xMode === "epoch" ? { label: "epoch", value: (_u, v) => epochLabel(v) } : { label: xMode },
         {
           label: smoothing > 0 ? `${metric} (smoothed)` : metric,
           stroke: "#3b82f6",
@@ -194,8 +207,9 @@ function StepChart({
       bands: [{ series: [3, 2], fill: "rgba(59,130,246,0.18)" }],
       legend: { show: true },
       hooks: { setScale: [(u, key) => key === "x" && onZoom(u)] },
+      plugins: [marksPlugin(marks)],
     }),
-    [xMode, smoothing, metric, format, onZoom, theme],
+    [xMode, smoothing, metric, format, onZoom, marks, theme],
   );
 
   return (
@@ -220,7 +234,7 @@ function StepChart({
           options={options}
           data={data}
           keepScales={zoomed}
-          label={`${metric} by ${xMode}`}
+          label={`${metric} by ${xMode}${marksLabel(marks)}`}
           testId={`step-chart-${metric}`}
         />
       )}
@@ -234,10 +248,22 @@ export function StepCharts(props: {
   epochEnds: EpochEnd[];
   startTs: number;
   liveTick: number;
+  markers: ActionMarker[];
 }) {
   const [xMode, setXMode] = useState<XMode>("step");
   const [smoothing, setSmoothing] = useState(0);
   const groups = useMemo(() => groupSeries(props.names), [props.names]);
+  const { markers, epochEnds, startTs } = props;
+  const computed = useMemo<ChartMark[]>(
+    () =>
+      markers.flatMap((m) => {
+        const x = markerX(m, xMode, epochEnds, startTs);
+        return x === null ? [] : [{ n: m.n, x, title: m.message }];
+      }),
+    [markers, xMode, epochEnds, startTs],
+  );
+  // Charts are rebuilt only when a mark is added or moves, not on every live update.
+  const marks = useStableValue(computed);
   if (props.names.length === 0) return <Empty>No step telemetry yet.</Empty>;
   return (
     <div>
@@ -272,6 +298,7 @@ export function StepCharts(props: {
           Drag on a chart to zoom (refetches finer data); double-click to reset.
         </span>
       </div>
+      <ActionLegend markers={props.markers} />
       {groups.map((g) => (
         <section key={g.title} className="chart-group" aria-label={g.title}>
           <h3>{g.title}</h3>
@@ -286,6 +313,7 @@ export function StepCharts(props: {
                 epochEnds={props.epochEnds}
                 startTs={props.startTs}
                 liveTick={props.liveTick}
+                marks={marks}
                 format={g.format}
               />
             ))}

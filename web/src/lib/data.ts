@@ -86,3 +86,24 @@ export async function fetchControl(id: string) {
     api.GET("/api/v1/runs/{id}/actions", { params: { path: { id } } }),
   );
 }
+
+/** The run's belief state (docs/agent.md), or undefined while the server has no agent. */
+export async function fetchBeliefs(id: string) {
+  return optionalRoute("beliefs", () =>
+    api.GET("/api/v1/runs/{id}/beliefs", { params: { path: { id } } }),
+  );
+}
+
+/** Who answers the agent's chat (providers, or the offline analyst only). */
+export async function fetchAgentInfo() {
+  return optionalRoute("agent", () => api.GET("/api/v1/agent"));
+}
+
+/** The control actions the training applied or refused, from its timeline (docs/control.md). */
+export async function fetchControlEvents(id: string) {
+  return unwrap(
+    await api.GET("/api/v1/runs/{id}/events", {
+      params: { path: { id }, query: { type: "control", limit: 1000 } },
+    }),
+  ).events;
+}

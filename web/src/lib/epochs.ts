@@ -1,10 +1,13 @@
-// The first fold's data: epoch-level metrics and energy on one epoch axis (epoch k ends at k+1).
+// The first fold's data: epoch-level metrics and energy on one epoch axis. Epochs are numbered
+// from 0, as the diagnostics' findings, the Observer and a PyTorch `for epoch in range(n)` loop
+// number them, and epoch k's values are plotted at k, so "epoch 5" means the same epoch on the
+// charts, in the findings and in the wasted-region label.
 import type { Diagnostics, Epoch } from "../api/client";
 import { epochJoules } from "./energy";
 import { finiteOrNull } from "./numbers";
 
 export interface EpochFoldData {
-  x: number[]; // epoch k -> k + 1 (the end of the epoch on the shared axis)
+  x: number[]; // epoch k (0-based) at k
   series: { key: string; split: "train" | "val"; name: string; values: (number | null)[] }[];
   kwh: number[]; // device energy per epoch
   kgCo2: (number | null)[]; // per epoch, when the run's carbon intensity is known
@@ -26,7 +29,7 @@ export function epochFold(epochs: Epoch[], diag: Diagnostics | undefined): Epoch
   });
   const kgPerJoule = carbonPerJoule(diag);
   return {
-    x: sorted.map((e) => e.epoch + 1),
+    x: sorted.map((e) => e.epoch),
     series: ordered.map(([key, k]) => ({
       key,
       ...k,
@@ -44,7 +47,10 @@ export function carbonPerJoule(diag: Diagnostics | undefined): number | null {
   return spent.kg_co2 / spent.joules;
 }
 
-/** The wasted region on the epoch axis: from the optimal stop's end to the last epoch's end. */
+/**
+ * The wasted region on the epoch axis: from the optimal stopping epoch to the last epoch, i.e.
+ * the epochs trained after the stop the diagnostics recommend.
+ */
 export function wastedRegion(
   diag: Diagnostics | undefined,
   x: number[],
@@ -52,6 +58,18 @@ export function wastedRegion(
   const opt = diag?.optimal_stop_epoch;
   if (opt === null || opt === undefined || x.length === 0) return null;
   const to = x[x.length - 1];
-  const from = opt + 1;
-  return to > from ? { from, to } : null;
+  return to > opt ? { from: opt, to } : null;
+}
+
+/** The epochs past the optimal stop as the label names them: "epochs 6–9" (0-based). */
+export function wastedEpochs(region: { from: number; to: number } | null): string | null {
+  if (!region) return null;
+  const first = region.from + 1;
+  return first === region.to ? `epoch ${first}` : `epochs ${first}–${region.to}`;
+}
+
+/** An epoch axis value as a label: "epoch 3" for a whole epoch, else 1 decimal. */
+export function epochLabel(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return "—";
+  return Number.isInteger(x) ? `epoch ${x}` : `epoch ${x.toFixed(1)}`;
 }

@@ -87,3 +87,53 @@ export function dateTime(unixSeconds: Maybe): string {
   const d = new Date(unixSeconds * 1000);
   return d.toLocaleString("en-GB", { dateStyle: "short", timeStyle: "medium" });
 }
+
+/** A unit of an axis: its name and how many of it make one of the values' unit. */
+export interface AxisUnit {
+  unit: string;
+  factor: number;
+}
+
+/** Values in kWh: kWh, else Wh, else mWh. */
+export const ENERGY_UNITS: AxisUnit[] = [
+  { unit: "kWh", factor: 1 },
+  { unit: "Wh", factor: 1e3 },
+  { unit: "mWh", factor: 1e6 },
+];
+
+/** Values in kg CO2: kg, else g, else mg. */
+export const CO2_UNITS: AxisUnit[] = [
+  { unit: "kg", factor: 1 },
+  { unit: "g", factor: 1e3 },
+  { unit: "mg", factor: 1e6 },
+];
+
+/**
+ * Tick labels for an axis whose values are small or large: one unit for the whole axis (the
+ * largest in which the biggest tick is at least 0.1, else the smallest), and as many decimals as
+ * the ticks need to be written exactly (up to 6), so 0.0003 kWh reads "0.3 Wh" instead of "0"
+ * and neighbouring ticks never print alike.
+ */
+export function unitTicks(ticks: number[], units: AxisUnit[]): string[] {
+  const finite = ticks.filter((t) => Number.isFinite(t));
+  if (finite.length === 0) return ticks.map(() => "");
+  const largest = Math.max(...finite.map(Math.abs));
+  const chosen =
+    largest === 0
+      ? units[0]
+      : (units.find((u) => largest * u.factor >= 0.1) ?? units[units.length - 1]);
+  const scaled = finite.map((t) => t * chosen.factor);
+  // The fewest decimals (up to 6) that write every tick exactly, float noise aside.
+  let decimals = 0;
+  while (
+    decimals < 6 &&
+    scaled.some((v) => {
+      const shifted = v * Math.pow(10, decimals);
+      return Math.abs(shifted - Math.round(shifted)) > 1e-6 * Math.max(1, Math.abs(shifted));
+    })
+  )
+    decimals++;
+  return ticks.map((t) =>
+    Number.isFinite(t) ? `${(t * chosen.factor).toFixed(decimals)} ${chosen.unit}` : "",
+  );
+}

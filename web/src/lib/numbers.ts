@@ -1,9 +1,7 @@
 // Telemetry numbers arrive as JSON numbers or the strings "NaN", "Infinity", "-Infinity".
 
-export type Telemetry = number | "NaN" | "Infinity" | "-Infinity" | null | undefined;
-
 /** The number a telemetry value stands for; null and undefined become NaN. */
-export function num(v: Telemetry | string): number {
+export function num(v: number | string | null | undefined): number {
   if (typeof v === "number") return v;
   if (v === "Infinity") return Infinity;
   if (v === "-Infinity") return -Infinity;
@@ -11,7 +9,7 @@ export function num(v: Telemetry | string): number {
 }
 
 /** A finite number, or null (uPlot draws null as a gap). */
-export function finiteOrNull(v: Telemetry | string): number | null {
+export function finiteOrNull(v: number | string | null | undefined): number | null {
   const n = num(v);
   return Number.isFinite(n) ? n : null;
 }

@@ -60,6 +60,8 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
     generation.current++;
     if (inFlight.current) again.current = true;
     else start();
+    // The caller's dependency list is this hook's contract (like useEffect's own), so the
+    // linter cannot check it here; callers list what `load` reads.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
 

@@ -11,7 +11,7 @@ import { kwh } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
 import { Link, runPath } from "../router";
 import { Empty, ErrorBox, Loading } from "../components/States";
-import { UPlotChart, axisStyle, useThemeName } from "../components/UPlotChart";
+import { UPlotChart, axisStyle, useChartTheme } from "../components/UPlotChart";
 
 const PALETTE = ["#3b82f6", "#f97316", "#10b981", "#a855f7", "#ef4444", "#14b8a6"];
 
@@ -41,7 +41,7 @@ function overlay(
 }
 
 export function ComparePage({ ids }: { ids: string[] }) {
-  const theme = useThemeName();
+  const theme = useChartTheme();
   const data = useAsync(
     () =>
       Promise.all(
@@ -56,7 +56,7 @@ export function ComparePage({ ids }: { ids: string[] }) {
       ),
     [ids.join(",")],
   );
-  const runs = data.data ?? [];
+  const runs = useMemo(() => data.data ?? [], [data.data]);
   const metric = useMemo(() => chooseMetric(runs.map((l) => l.epochs)), [runs]);
 
   const byEnergy = useMemo(
@@ -88,8 +88,8 @@ export function ComparePage({ ids }: { ids: string[] }) {
         height: 260,
         scales: { x: { time: false } },
         axes: [
-          { ...axisStyle(), label: xLabel },
-          { ...axisStyle(), label: metric ? `${metric.split}.${metric.name}` : "" },
+          { ...axisStyle(theme), label: xLabel },
+          { ...axisStyle(theme), label: metric ? `${metric.split}.${metric.name}` : "" },
         ],
         series: [
           { label: xLabel },
@@ -101,7 +101,6 @@ export function ComparePage({ ids }: { ids: string[] }) {
           })),
         ],
       }),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [runs, metric, theme],
   );
   const energyOpts = useMemo(() => opts("cumulative energy (kWh, device)"), [opts]);

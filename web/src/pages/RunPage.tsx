@@ -1,10 +1,11 @@
 // The run page, sustainability first: header with grade and cost so far and forecast, the epoch
 // fold with the optimal stop and the waste, the decision banner, findings, step charts, layers.
-import { useCallback, useEffect, useMemo, useState } from "react";
-import { ApiFailure } from "../api/client";
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { ApiFailure, type RunDetail } from "../api/client";
 import { buildTree } from "../lib/arch";
 import {
   fetchControl,
+  fetchControlEvents,
   fetchDiagnostics,
   fetchEpochs,
   fetchLatestLayers,
@@ -13,6 +14,7 @@ import {
 } from "../lib/data";
 import { energyMethods } from "../lib/energy";
 import { co2, duration, eur, joulesToKwh, km, kwh } from "../lib/format";
+import { controlMarkers } from "../lib/markers";
 import { keyMoments, pendingMoments } from "../lib/moments";
 import { num } from "../lib/numbers";
 import { runDuration } from "../lib/runs";
@@ -26,6 +28,46 @@ import { Findings } from "../components/Findings";
 import { Layers } from "../components/Layers";
 import { StepCharts } from "../components/StepCharts";
 import { Empty, ErrorBox, Loading } from "../components/States";
+import type { Insight } from "../lib/beliefs";
+import type { SseEvent } from "../lib/live";
+import { useNearViewport } from "../lib/useNearViewport";
+
+// The agent panel (chat, beliefs, insights) sits below the fold: its code is its own chunk,
+// fetched when the user scrolls near it.
+const AgentPanel = lazy(() => import("../components/AgentPanel"));
+
+/** Mounts the agent panel once its section comes near the viewport. */
+function AgentSection(props: { runId: string; liveTick: number; insights: Insight[] }) {
+  const host = useRef<HTMLDivElement>(null);
+  const near = useNearViewport(host);
+  return (
+    <div ref={host} data-testid="agent-panel">
+      {near ? (
+        <Suspense fallback={<Loading what="the agent" />}>
+          <AgentPanel {...props} />
+        </Suspense>
+      ) : (
+        <Loading what="the agent" />
+      )}
+    </div>
+  );
+}
+
+/** Collects the insight events pushed on the run's live stream, as they arrive. */
+function useInsights(runId: string) {
+  const [insights, setInsights] = useState<Insight[]>([]);
+  useEffect(() => setInsights([]), [runId]);
+  const onEvent = useCallback((e: SseEvent) => {
+    if (e.event !== "insight") return;
+    try {
+      const insight = JSON.parse(e.data) as Insight;
+      setInsights((list) => [...list, insight]);
+    } catch {
+      // A malformed push is skipped: the beliefs it announces arrive with the next refresh.
+    }
+  }, []);
+  return { insights, onEvent };
+}
 
 function useAnswered(runId: string) {
   const storageKey = `atlas.answered.${runId}`;
@@ -72,6 +114,7 @@ export function RunPage({ id }: { id: string }) {
   const diag = useAsync(() => fetchDiagnostics(id), [id]);
   const names = useAsync(() => fetchSeriesNames(id), [id]);
   const control = useAsync(() => fetchControl(id), [id]);
+  const controlEvents = useAsync(() => fetchControlEvents(id), [id]);
   const lastStep = run.data?.totals.last_step ?? null;
   const layers = useAsync(
     () => (run.data ? fetchLatestLayers(id, lastStep) : Promise.resolve(undefined)),
@@ -81,19 +124,29 @@ export function RunPage({ id }: { id: string }) {
   const [lastUpdate, setLastUpdate] = useState<number | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
   const { answered, answer } = useAnswered(id);
+  const { insights, onEvent } = useInsights(id);
 
+  // Each reload is stable (useAsync), so refresh is created once.
+  const { reload: reloadRun } = run;
+  const { reload: reloadEpochs } = epochs;
+  const { reload: reloadDiag } = diag;
+  const { reload: reloadNames } = names;
+  const { reload: reloadControl } = control;
+  const { reload: reloadEvents } = controlEvents;
   const refresh = useCallback(() => {
-    run.reload();
-    epochs.reload();
-    diag.reload();
-    names.reload();
-    control.reload();
+    for (const reload of [reloadRun, reloadEpochs, reloadDiag, reloadNames, reloadControl])
+      reload();
+    reloadEvents();
     setLiveTick((t) => t + 1);
     setLastUpdate(Date.now());
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [run.reload, epochs.reload, diag.reload, names.reload, control.reload]);
+  }, [reloadRun, reloadEpochs, reloadDiag, reloadNames, reloadControl, reloadEvents]);
   const running = run.data?.status === "running";
-  const live = useLiveRefresh(`/api/v1/runs/${encodeURIComponent(id)}/live`, running, refresh);
+  const live = useLiveRefresh(
+    `/api/v1/runs/${encodeURIComponent(id)}/live`,
+    running,
+    refresh,
+    onEvent,
+  );
 
   useEffect(() => {
     document.title = run.data ? `${run.data.name} · Atlas` : "Atlas";
@@ -103,7 +156,7 @@ export function RunPage({ id }: { id: string }) {
   // object, and a new tree would rebuild the 3D scene and reset the user's camera.
   const architectureJson = JSON.stringify(run.data?.architecture ?? []);
   const tree = useMemo(
-    () => buildTree(JSON.parse(architectureJson) as NonNullable<typeof run.data>["architecture"]),
+    () => buildTree(JSON.parse(architectureJson) as RunDetail["architecture"]),
     [architectureJson],
   );
   const epochEnds = useMemo(
@@ -111,6 +164,7 @@ export function RunPage({ id }: { id: string }) {
     [epochs.data],
   );
   const methods = useMemo(() => energyMethods(epochs.data ?? []), [epochs.data]);
+  const markers = useMemo(() => controlMarkers(controlEvents.data ?? []), [controlEvents.data]);
   const scores = useMemo(() => diag.data?.layer_scores ?? {}, [diag.data]);
   const allFindings = useMemo(() => diag.data?.findings ?? [], [diag.data]);
   const moments = useMemo(
@@ -216,6 +270,7 @@ export function RunPage({ id }: { id: string }) {
       <nav className="section-nav" aria-label="Run sections">
         <a href="#overview">Overview</a>
         <a href="#findings">Findings{d ? ` (${d.findings.length})` : ""}</a>
+        <a href="#agent">Ask the agent</a>
         <a href="#steps">Step charts</a>
         <a href="#layers">Layers &amp; architecture</a>
       </nav>
@@ -227,7 +282,13 @@ export function RunPage({ id }: { id: string }) {
         ) : !epochs.data ? (
           <Loading what="epochs" />
         ) : (
-          <EpochFold epochs={epochs.data} diag={d} />
+          <EpochFold
+            epochs={epochs.data}
+            diag={d}
+            markers={markers}
+            epochEnds={epochEnds}
+            startTs={r.started_at}
+          />
         )}
       </section>
 
@@ -253,6 +314,11 @@ export function RunPage({ id }: { id: string }) {
         )}
       </section>
 
+      <section id="agent" aria-labelledby="agent-title">
+        <h2 id="agent-title">Ask the agent</h2>
+        <AgentSection runId={id} liveTick={liveTick} insights={insights} />
+      </section>
+
       <section id="steps" aria-labelledby="steps-title">
         <h2 id="steps-title">Step charts</h2>
         {names.error ? (
@@ -266,6 +332,7 @@ export function RunPage({ id }: { id: string }) {
             epochEnds={epochEnds}
             startTs={r.started_at}
             liveTick={liveTick}
+            markers={markers}
           />
         )}
       </section>

@@ -61,13 +61,13 @@ export function RunsPage() {
     });
   }, [runs.data]);
 
-  const now = Date.now() / 1000;
-  const rows = useMemo(
-    () =>
-      (runs.data?.runs ?? []).map((r) => toRow(r, extras[r.id]?.epochs, extras[r.id]?.diag, now)),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [runs.data, extras],
-  );
+  // Durations of running runs are measured at the time the data arrived, not at each render.
+  const rows = useMemo(() => {
+    const now = Date.now() / 1000;
+    return (runs.data?.runs ?? []).map((r) =>
+      toRow(r, extras[r.id]?.epochs, extras[r.id]?.diag, now),
+    );
+  }, [runs.data, extras]);
   const projects = useMemo(() => [...new Set(rows.map((r) => r.project))].sort(), [rows]);
   const shown = useMemo(
     () => sortRows(filterRows(rows, filter), sort.key, sort.dir),
