@@ -51,4 +51,7 @@ step "ruff and mypy (Python)"
 
 step "Dashboard: TypeScript (tsc --noEmit) and Prettier"
 (cd web && npx tsc --noEmit && npx prettier --check .)
+
+step "Dashboard: ESLint (typescript-eslint, rules of hooks)"
+(cd web && npm run --silent lint)
 done_msg "lint clean"
