@@ -1,9 +1,14 @@
-import { useEffect, useState } from "react";
+import { lazy, Suspense, useEffect, useState } from "react";
 import { Link, useRoute } from "./router";
-import { RunsPage } from "./pages/RunsPage";
 import { RunPage } from "./pages/RunPage";
-import { ComparePage } from "./pages/ComparePage";
-import { Empty } from "./components/States";
+import { Empty, Loading } from "./components/States";
+
+// The run page is in the main chunk: its first fold is what must be interactive soonest. The
+// runs table and the comparison are chunks of their own, fetched when opened.
+const RunsPage = lazy(() => import("./pages/RunsPage").then((m) => ({ default: m.RunsPage })));
+const ComparePage = lazy(() =>
+  import("./pages/ComparePage").then((m) => ({ default: m.ComparePage })),
+);
 
 type Theme = "light" | "dark";
 
@@ -43,9 +48,11 @@ export function App() {
         </button>
       </header>
       <main id="main" tabIndex={-1}>
-        {route.page === "runs" && <RunsPage />}
-        {route.page === "run" && <RunPage key={route.id} id={route.id} />}
-        {route.page === "compare" && <ComparePage ids={route.ids} />}
+        <Suspense fallback={<Loading what="the page" />}>
+          {route.page === "runs" && <RunsPage />}
+          {route.page === "run" && <RunPage key={route.id} id={route.id} />}
+          {route.page === "compare" && <ComparePage ids={route.ids} />}
+        </Suspense>
         {route.page === "missing" && (
           <Empty>
             No page at {route.path}. <Link to="/">Back to the runs</Link>

@@ -1,6 +1,6 @@
 // The run page, sustainability first: header with grade and cost so far and forecast, the epoch
 // fold with the optimal stop and the waste, the decision banner, findings, step charts, layers.
-import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { lazy, useCallback, useEffect, useMemo, useState } from "react";
 import { ApiFailure, type RunDetail } from "../api/client";
 import { buildTree } from "../lib/arch";
 import {
@@ -25,33 +25,18 @@ import { GradeBadge, StatusBadge } from "../components/Badges";
 import { DecisionBanner, HeldBanner, StopButtons } from "../components/Decision";
 import { EpochFold } from "../components/EpochFold";
 import { Findings } from "../components/Findings";
-import { Layers } from "../components/Layers";
+import { Deferred } from "../components/Deferred";
 import { StepCharts } from "../components/StepCharts";
 import { Empty, ErrorBox, Loading } from "../components/States";
 import type { Insight } from "../lib/beliefs";
 import type { SseEvent } from "../lib/live";
-import { useNearViewport } from "../lib/useNearViewport";
 
-// The agent panel (chat, beliefs, insights) sits below the fold: its code is its own chunk,
-// fetched when the user scrolls near it.
+// Panels below the first fold are chunks of their own, fetched when the user scrolls near them:
+// the first fold (header, decision banner, per-epoch charts) waits for none of their code. The
+// step charts stay in the main chunk (their code is small), and each fetches its data only as it
+// nears the viewport, so their figures are in the page from the start.
 const AgentPanel = lazy(() => import("../components/AgentPanel"));
-
-/** Mounts the agent panel once its section comes near the viewport. */
-function AgentSection(props: { runId: string; liveTick: number; insights: Insight[] }) {
-  const host = useRef<HTMLDivElement>(null);
-  const near = useNearViewport(host);
-  return (
-    <div ref={host} data-testid="agent-panel">
-      {near ? (
-        <Suspense fallback={<Loading what="the agent" />}>
-          <AgentPanel {...props} />
-        </Suspense>
-      ) : (
-        <Loading what="the agent" />
-      )}
-    </div>
-  );
-}
+const Layers = lazy(() => import("../components/Layers").then((m) => ({ default: m.Layers })));
 
 /** Collects the insight events pushed on the run's live stream, as they arrive. */
 function useInsights(runId: string) {
@@ -316,7 +301,9 @@ export function RunPage({ id }: { id: string }) {
 
       <section id="agent" aria-labelledby="agent-title">
         <h2 id="agent-title">Ask the agent</h2>
-        <AgentSection runId={id} liveTick={liveTick} insights={insights} />
+        <Deferred what="the agent" testId="agent-panel">
+          <AgentPanel runId={id} liveTick={liveTick} insights={insights} />
+        </Deferred>
       </section>
 
       <section id="steps" aria-labelledby="steps-title">
@@ -342,14 +329,16 @@ export function RunPage({ id }: { id: string }) {
         {layers.error ? (
           <ErrorBox error={layers.error} retry={layers.reload} />
         ) : (
-          <Layers
-            root={tree}
-            stats={layers.data}
-            scores={scores}
-            findings={allFindings}
-            selected={selected}
-            onSelect={setSelected}
-          />
+          <Deferred what="the layers">
+            <Layers
+              root={tree}
+              stats={layers.data}
+              scores={scores}
+              findings={allFindings}
+              selected={selected}
+              onSelect={setSelected}
+            />
+          </Deferred>
         )}
       </section>
     </article>
