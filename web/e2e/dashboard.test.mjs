@@ -174,6 +174,8 @@ test("the agent panel streams an answer (offline analyst) and shows the beliefs"
     );
   }
   await page.screenshot({ path: path.join(shots, "agent-panel.png") });
+  await page.locator(".theme-toggle").click();
+  await page.screenshot({ path: path.join(shots, "agent-panel-toggled-theme.png") });
 });
 
 test("Stop from the dashboard ends the training", async (t) => {
@@ -192,6 +194,17 @@ test("Stop from the dashboard ends the training", async (t) => {
   assert.match(training.output(), /stopped/);
   const run = await api(server.url, `/api/v1/runs/${training.runId}`);
   assert.equal(run.body.status, "stopped");
+
+  // The stop is on the run's timeline, so the charts mark it and the legend says what happened.
+  await waitFor("the stop on the run's timeline", async () => {
+    const events = await api(server.url, `/api/v1/runs/${training.runId}/events?type=control`);
+    return events.body.events?.some((e) => e.data.action === "stop");
+  });
+  await page.reload();
+  const legend = page.locator('[data-testid="action-legend"]').first();
+  await legend.waitFor({ timeout: 15000 });
+  assert.match(await legend.innerText(), /stop/);
+  await page.screenshot({ path: path.join(shots, "run-page-stopped.png") });
 });
 
 /**

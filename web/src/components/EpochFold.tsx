@@ -31,6 +31,11 @@ const EPOCH_SCALE: uPlot.Scale = {
 // Epochs are numbered from 0, as in the findings (lib/epochs.ts).
 const EPOCH_AXIS_LABEL = "epoch (from 0)";
 const epochSeries: uPlot.Series = { label: "epoch", value: (_u, v) => epochLabel(v) };
+// Energy and CO2 bars and lines start at zero, so their heights compare honestly.
+const FROM_ZERO: uPlot.Scale = { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] };
+// Both charts reserve the same room for their y axes, so epoch k is at the same x in each.
+const LEFT_AXIS = 74;
+const RIGHT_AXIS = 84;
 
 function shadeWaste(region: { from: number; to: number } | null): uPlot.Plugin {
   return {
@@ -93,12 +98,13 @@ export function EpochFold({ epochs, diag, markers, epochEnds, startTs }: Props) 
       scales: { x: EPOCH_SCALE, metric: { range: [0, 1] } },
       axes: [
         { ...axisStyle(theme), label: EPOCH_AXIS_LABEL, incrs: EPOCH_INCRS },
-        { ...axisStyle(theme), scale: "loss", label: "loss" },
+        { ...axisStyle(theme), scale: "loss", label: "loss", size: LEFT_AXIS },
         {
           ...axisStyle(theme),
           scale: "metric",
           side: 1,
           label: "accuracy / metric",
+          size: RIGHT_AXIS,
           grid: { show: false },
         },
       ],
@@ -124,30 +130,37 @@ export function EpochFold({ epochs, diag, markers, epochEnds, startTs }: Props) 
       width,
       height: 160,
       cursor: { sync: { key: syncKey } },
-      scales: { x: EPOCH_SCALE },
+      scales: { x: EPOCH_SCALE, kwh: FROM_ZERO, co2: FROM_ZERO },
       axes: [
         { ...axisStyle(theme), label: EPOCH_AXIS_LABEL, incrs: EPOCH_INCRS },
         {
           ...axisStyle(theme),
           scale: "kwh",
           label: "energy",
-          size: 74,
+          size: LEFT_AXIS,
           values: (_u, ticks) => unitTicks(ticks, ENERGY_UNITS),
         },
-        ...(hasCo2
-          ? [
-              {
-                ...axisStyle(theme),
-                scale: "co2",
-                side: 1,
-                label: "CO₂",
-                size: 84,
-                values: (_u: uPlot, ticks: number[]) =>
-                  unitTicks(ticks, CO2_UNITS).map((t) => (t ? `${t} CO₂` : t)),
-                grid: { show: false },
-              },
-            ]
-          : []),
+        hasCo2
+          ? {
+              ...axisStyle(theme),
+              scale: "co2",
+              side: 1,
+              label: "CO₂",
+              size: RIGHT_AXIS,
+              values: (_u: uPlot, ticks: number[]) =>
+                unitTicks(ticks, CO2_UNITS).map((t) => (t ? `${t} CO₂` : t)),
+              grid: { show: false },
+            }
+          : // No CO2 yet: an invisible axis holds the right-hand room the metrics chart has.
+            {
+              scale: "kwh",
+              side: 1,
+              label: " ",
+              size: RIGHT_AXIS,
+              stroke: "transparent",
+              grid: { show: false },
+              ticks: { show: false },
+            },
       ],
       series: [
         epochSeries,
