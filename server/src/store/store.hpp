@@ -7,6 +7,7 @@
 // stored changes nothing.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -34,6 +35,21 @@ struct SeriesQuery {
 struct SeriesPoint {
   double x;
   double y;
+};
+
+// One bucket of a downsampled series (store/downsample.hpp says how buckets are formed).
+struct SeriesBucket {
+  double x = 0;  // x of the last point in the bucket
+  double min = 0;
+  double max = 0;
+  double last = 0;
+  std::int64_t count = 0;
+};
+
+// A series downsampled into buckets, and how many stored points they summarise.
+struct SeriesBuckets {
+  std::vector<SeriesBucket> buckets;
+  std::int64_t points_in_range = 0;
 };
 
 struct LayerStatsQuery {
@@ -84,6 +100,13 @@ class Store {
   // Calls `visit` for every stored point of the series in ascending x order.
   virtual Status ScanSeries(const std::string& run_id, const SeriesQuery& query,
                             const std::function<void(const SeriesPoint&)>& visit) = 0;
+  // The series downsampled into at most `max_points` buckets: exactly what store::Downsample
+  // gives for the points ScanSeries visits. This default scans every point (store.cpp); the
+  // SQLite store answers step fields on the step axis from pre-aggregated blocks instead, so a
+  // wide range costs about as many rows as buckets.
+  virtual Result<SeriesBuckets> DownsampleSeries(const std::string& run_id,
+                                                 const SeriesQuery& query,
+                                                 std::size_t max_points);
 
   virtual Result<std::vector<model::EpochRecord>> ListEpochs(const std::string& run_id) = 0;
   virtual Result<std::vector<model::LayerStatsRecord>> ListLayerStats(

@@ -10,6 +10,7 @@
 
 #include "store/sqlite/actions.hpp"
 #include "store/sqlite/agent_tables.hpp"
+#include "store/sqlite/rollups.hpp"
 
 namespace atlas::store::sqlite {
 namespace {
@@ -242,12 +243,13 @@ struct Migration {
   Status (*apply)(Connection&);
 };
 
-constexpr std::array<Migration, 5> kMigrations = {{
+constexpr std::array<Migration, 6> kMigrations = {{
     {1, "base tables", &CreateBaseTables},
     {2, "indexes and step_series", &AddIndexesAndSeries},
     {3, "diagnoses and project thresholds", &AddDiagnoses},
     {4, "control actions and registrations", &CreateActionTables},
     {5, "agent beliefs and proposals", &CreateAgentTables},
+    {6, "step rollups (filled from the stored steps)", &CreateStepRollups},
 }};
 static_assert(kMigrations.back().version == kLatestSchemaVersion);
 
@@ -292,6 +294,7 @@ Status EnsureFieldColumns(Connection& conn) {
   if (Status s = EnsureRealColumns(conn, "layer_stats", model::kLayerStatNames); !s.ok()) {
     return s;
   }
+  if (Status s = EnsureRollupColumns(conn); !s.ok()) return s;
   return txn.Commit();
 }
 

@@ -16,6 +16,7 @@
 #include "store/sqlite/diagnoses.hpp"
 #include "store/sqlite/reader_pool.hpp"
 #include "store/sqlite/reads.hpp"
+#include "store/sqlite/rollups.hpp"
 #include "store/sqlite/schema.hpp"
 #include "store/sqlite/thread_annotations.hpp"
 #include "store/sqlite/writer.hpp"
@@ -103,6 +104,18 @@ class SqliteStore final : public Store {
                     const std::function<void(const SeriesPoint&)>& visit) override {
     return Read(
         [&](Connection& conn) { return sqlite::ScanSeriesPoints(conn, run_id, query, visit); });
+  }
+
+  // Step fields on the step axis come from the rollups (rollups.hpp); everything else is
+  // scanned point by point, as Store's default does.
+  Result<SeriesBuckets> DownsampleSeries(const std::string& run_id, const SeriesQuery& query,
+                                         std::size_t max_points) override {
+    if (query.axis != SeriesAxis::kStep || !model::FindStepField(query.metric)) {
+      return Store::DownsampleSeries(run_id, query, max_points);
+    }
+    return Read([&](Connection& conn) {
+      return sqlite::DownsampleStepField(conn, run_id, query, max_points);
+    });
   }
 
   Result<std::vector<model::EpochRecord>> ListEpochs(const std::string& run_id) override {

@@ -60,6 +60,7 @@ struct Writer::BatchState {
   std::int64_t events = 0;
   std::optional<double> last_ts;
   StepFieldSet fields;
+  RollupDelta rollups;  // what the newly stored step records add to step_rollups
 
   // After an INSERT OR IGNORE of one record: counts it as a duplicate when the insert changed
   // nothing (its (run, seq) was stored already), else as accepted. True when newly stored.
@@ -194,14 +195,18 @@ Result<std::unique_ptr<Writer>> Writer::Create(std::unique_ptr<Connection> conn,
            "device, framework, config) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9)"},
       });
   if (!status.ok()) return status;
-  return std::unique_ptr<Writer>(new Writer(std::move(conn), std::move(clock), std::move(s)));
+  Result<RollupWriter> rollups = RollupWriter::Create(*conn);
+  if (!rollups.ok()) return rollups.status();
+  return std::unique_ptr<Writer>(
+      new Writer(std::move(conn), std::move(clock), std::move(s), *rollups));
 }
 
 Writer::Writer(std::unique_ptr<Connection> conn, std::function<double()> clock,
-               std::unique_ptr<Statements> statements)
+               std::unique_ptr<Statements> statements, RollupWriter rollups)
     : conn_(std::move(conn)),
       clock_(std::move(clock)),
       statements_(std::move(statements)),
+      rollups_(rollups),
       random_(std::random_device{}()) {}
 
 Writer::~Writer() = default;
@@ -368,6 +373,7 @@ Result<model::IngestResult> Writer::Ingest(const std::string& run_id,
     if (Status s = ApplyArchitecture(state, batch); !s.ok()) return s;
     if (Status s = ApplyFinishes(state, batch); !s.ok()) return s;
     if (Status s = RecordStepSeries(state); !s.ok()) return s;
+    if (Status s = rollups_.Write(state.run_key, state.rollups); !s.ok()) return s;
     if (Status s = UpdateTotals(state); !s.ok()) return s;
     return txn.Commit();
   }();
@@ -409,6 +415,7 @@ Status Writer::InsertSteps(BatchState& state, const model::RecordBatch& batch) {
     for (std::size_t i = 0; i < record.fields.size(); ++i) {
       if (record.fields[i]) state.fields.set(i);
     }
+    state.rollups.Add(record.step, record.seq, record.fields);
     if (Status s = InsertMetrics(state, record); !s.ok()) return s;
   }
   return Status::Ok();

@@ -18,6 +18,7 @@
 #include "model/records.hpp"
 #include "model/runs.hpp"
 #include "store/sqlite/db.hpp"
+#include "store/sqlite/rollups.hpp"
 
 namespace atlas::store::sqlite {
 
@@ -52,7 +53,7 @@ class Writer {
   struct BatchState;
 
   Writer(std::unique_ptr<Connection> conn, std::function<double()> clock,
-         std::unique_ptr<Statements> statements);
+         std::unique_ptr<Statements> statements, RollupWriter rollups);
 
   // CreateOrResumeRun, inside its transaction.
   Result<std::int64_t> ResolveProject(const model::ProjectRef& ref);
@@ -77,6 +78,8 @@ class Writer {
   std::unique_ptr<Connection> conn_;
   std::function<double()> clock_;
   std::unique_ptr<Statements> statements_;
+  // Folds each batch's new step records into step_rollups (rollups.hpp), in its transaction.
+  RollupWriter rollups_;
   std::mt19937_64 random_;
   // run key -> metric name -> metric id. Entries may come from an uncommitted transaction, so
   // the cache is dropped whenever a transaction rolls back.
