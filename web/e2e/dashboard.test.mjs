@@ -20,6 +20,8 @@ let page;
 const consoleErrors = [];
 
 before(async () => {
+  // Lets the agent file action proposals (docs/agent.md), so the panel's Confirm can be tested.
+  process.env.ATLAS_AGENT_ALLOW_ACTIONS = "1";
   server = await startAtlasd();
   training = await startTraining(server.url, [
     "--epochs",
@@ -173,8 +175,35 @@ test("the agent panel streams an answer (offline analyst) and shows the beliefs"
       "offline analyst",
     );
   }
+
+  // A proposal the agent files shows in the panel; Confirm submits the action and settles it.
+  const filed = await api(server.url, "/api/v1/agent/tools/request_run_action", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      run_id: training.runId,
+      action: "adjust",
+      params: { lr: "0.5x" },
+      reason: "e2e: the loss oscillates",
+    }),
+  });
+  assert.equal(filed.status, 200, JSON.stringify(filed.body));
+  const proposals = page.locator('[data-testid="proposals"]');
+  await proposals.waitFor({ timeout: 20000 });
+  assert.match(await proposals.innerText(), /adjust lr to 0\.5x/);
   await page.screenshot({ path: path.join(shots, "agent-panel.png") });
+  await proposals.locator("button", { hasText: "Confirm" }).click();
+  await waitFor("the proposal to be confirmed", async () => {
+    const list = await api(server.url, `/api/v1/runs/${training.runId}/proposals`);
+    return list.body.proposals?.find((p) => p.id === filed.body.id)?.status === "confirmed";
+  });
+  const log = await api(server.url, `/api/v1/runs/${training.runId}/actions`);
+  assert.ok(
+    log.body.actions.some((a) => a.action === "adjust" && a.actor === "dashboard"),
+    "the confirmed proposal's action is in the audit log",
+  );
   await page.locator(".theme-toggle").click();
+  await page.locator("#agent").scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(shots, "agent-panel-toggled-theme.png") });
 });
 
@@ -213,7 +242,7 @@ test("Stop from the dashboard ends the training", async (t) => {
  * issues, and the browser logs each 404 as a failed load. Any other console error counts.
  */
 async function isMissingOptionalRoute(url) {
-  if (!/\/api\/v1\/(runs\/[^/]+\/)?(diagnostics|live|actions|beliefs|agent)$/.test(url))
+  if (!/\/api\/v1\/(runs\/[^/]+\/)?(diagnostics|live|actions|beliefs|agent|proposals)$/.test(url))
     return false;
   const controller = new AbortController();
   const res = await fetch(url, { signal: controller.signal });

@@ -2,7 +2,19 @@
 // belief state (what the agent currently thinks is wrong, how sure it is, why, what to do) and
 // the feed of proactive insights. Loaded lazily: it sits below the first fold.
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
-import { fetchAgentInfo, fetchBeliefs } from "../lib/data";
+import {
+  fetchAgentInfo,
+  fetchBeliefs,
+  fetchProposals,
+  postAction,
+  resolveProposal,
+} from "../lib/data";
+import {
+  describeProposal,
+  pendingProposals,
+  proposalAction,
+  type Proposal,
+} from "../lib/proposals";
 import {
   abortTurn,
   applyChatEvent,
@@ -39,10 +51,15 @@ interface Props {
 
 export default function AgentPanel({ runId, liveTick, insights }: Props) {
   const beliefs = useAsync(() => fetchBeliefs(runId), [runId]);
+  const proposals = useAsync(() => fetchProposals(runId), [runId]);
   const reloadBeliefs = beliefs.reload;
+  const reloadProposals = proposals.reload;
   useEffect(() => {
-    if (liveTick > 0) reloadBeliefs();
-  }, [liveTick, reloadBeliefs]);
+    if (liveTick > 0) {
+      reloadBeliefs();
+      reloadProposals();
+    }
+  }, [liveTick, reloadBeliefs, reloadProposals]);
   return (
     <div className="agent-grid">
       <Chat runId={runId} />
@@ -55,6 +72,7 @@ export default function AgentPanel({ runId, liveTick, insights }: Props) {
         ) : (
           <Beliefs state={beliefs.data ?? undefined} />
         )}
+        <Proposals runId={runId} list={proposals.data ?? []} reload={reloadProposals} />
         <h3 id="insights-title">Insights</h3>
         <InsightsFeed runId={runId} state={beliefs.data ?? undefined} live={insights} />
       </div>
@@ -358,5 +376,66 @@ function InsightsFeed({
         </li>
       ))}
     </ol>
+  );
+}
+
+/**
+ * The agent's pending proposals. Confirm submits the real action and then marks the proposal
+ * confirmed; Dismiss only marks it. Nothing else acts on them.
+ */
+function Proposals({
+  runId,
+  list,
+  reload,
+}: {
+  runId: string;
+  list: Proposal[];
+  reload: () => void;
+}) {
+  const pending = useMemo(() => pendingProposals(list), [list]);
+  const [busy, setBusy] = useState<number | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  if (pending.length === 0) return null;
+
+  const settle = async (p: Proposal, confirm: boolean) => {
+    setBusy(p.id);
+    setError(null);
+    try {
+      if (confirm) await postAction(runId, proposalAction(p));
+      await resolveProposal(runId, p.id, confirm ? "confirmed" : "dismissed");
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setBusy(null);
+      reload();
+    }
+  };
+  return (
+    <>
+      <h3 id="proposals-title">Proposed actions</h3>
+      <ul className="proposals" aria-labelledby="proposals-title" data-testid="proposals">
+        {pending.map((p) => (
+          <li key={p.id}>
+            <p>
+              The agent proposes to <strong>{describeProposal(p)}</strong>
+              {p.reason ? `: ${p.reason}` : "."}
+            </p>
+            <div className="actions">
+              <button type="button" disabled={busy !== null} onClick={() => void settle(p, true)}>
+                Confirm
+              </button>
+              <button type="button" disabled={busy !== null} onClick={() => void settle(p, false)}>
+                Dismiss
+              </button>
+            </div>
+          </li>
+        ))}
+      </ul>
+      {error && (
+        <p className="action-status error" role="alert">
+          {error}
+        </p>
+      )}
+    </>
   );
 }

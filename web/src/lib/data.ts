@@ -107,3 +107,21 @@ export async function fetchControlEvents(id: string) {
     }),
   ).events;
 }
+
+/** The actions the agent proposed for the run, or undefined while the server has no agent. */
+export async function fetchProposals(id: string) {
+  const res = await optionalRoute("proposals", () =>
+    api.GET("/api/v1/runs/{id}/proposals", { params: { path: { id } } }),
+  );
+  return res?.proposals;
+}
+
+/** Marks a proposal confirmed (after its action was submitted) or dismissed. */
+export async function resolveProposal(id: string, pid: number, status: "confirmed" | "dismissed") {
+  return unwrap(
+    await api.POST("/api/v1/runs/{id}/proposals/{pid}", {
+      params: { path: { id, pid } },
+      body: { status },
+    }),
+  );
+}
