@@ -4,6 +4,7 @@
 
 #include "agent/run_tools.hpp"
 #include "agent/service.hpp"
+#include "http/json_response.hpp"
 
 namespace atlas::agent {
 namespace {
@@ -13,29 +14,9 @@ using http::Response;
 
 constexpr std::size_t kQuestionLimit = 8000;
 
-// The API's JSON response and error mapping (docs/protocol.md), kept here so the agent does not
-// depend on the API component.
-Response JsonResponse(unsigned status, const Json& body) {
-  Response r;
-  r.status = status;
-  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
-  return r;
-}
+using http::JsonResponse;
+using http::StoreError;
 
-Response StoreError(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kNotFound:
-      return http::ErrorResponse(404, "not_found", "", status.message());
-    case StatusCode::kConflict:
-      return http::ErrorResponse(409, "conflict", "", status.message());
-    case StatusCode::kInvalidArgument:
-      return http::ErrorResponse(422, "invalid_field", "", status.message());
-    case StatusCode::kUnavailable:
-      return http::ErrorResponse(503, "unavailable", "", status.message());
-    default:
-      return http::ErrorResponse(500, "internal", "", status.message());
-  }
-}
 constexpr std::size_t kHistoryLimit = 40;
 
 std::variant<Json, Response> JsonBody(const Request& req) {

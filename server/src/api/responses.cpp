@@ -6,30 +6,6 @@
 
 namespace atlas::api {
 
-http::Response JsonResponse(unsigned status, const model::Json& body) {
-  http::Response response;
-  response.status = status;
-  // Replace invalid UTF-8 rather than throw: stored strings were validated on the way in, so
-  // this only guards against a bug turning into a 500.
-  response.body = body.dump(-1, ' ', false, model::Json::error_handler_t::replace);
-  return response;
-}
-
-http::Response StoreError(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kNotFound:
-      return http::ErrorResponse(404, "not_found", "", status.message());
-    case StatusCode::kConflict:
-      return http::ErrorResponse(409, "conflict", "", status.message());
-    case StatusCode::kInvalidArgument:
-      return http::ErrorResponse(422, "invalid_field", "", status.message());
-    case StatusCode::kUnavailable:
-      return http::ErrorResponse(503, "unavailable", "", status.message());
-    default:
-      return http::ErrorResponse(500, "internal", "", status.message());
-  }
-}
-
 http::Response ParseErrorResponse(const protocol::ParseError& error) {
   switch (error.kind) {
     case protocol::ErrorKind::kMalformed:

@@ -8,15 +8,16 @@
 
 #include "atlas/status.hpp"
 #include "http/http.hpp"
+#include "http/json_response.hpp"
 #include "model/records.hpp"
 #include "protocol/parse.hpp"
 
 namespace atlas::api {
 
-http::Response JsonResponse(unsigned status, const model::Json& body);
-
-// Maps a failed Store status to its HTTP error (404, 409, 422, 503 or 500).
-http::Response StoreError(const Status& status);
+// JSON responses and the Store's error mapping live in the HTTP layer, shared with the agent
+// and the MCP server.
+using http::JsonResponse;
+using http::StoreError;
 
 // Maps a protocol parse error to 400, 413 or 422.
 http::Response ParseErrorResponse(const protocol::ParseError& error);

@@ -1,15 +1,10 @@
 // The Streamable HTTP transport of the MCP server (server.hpp, AddMcpRoutes).
 #include "mcp/server.hpp"
 
+#include "http/json_response.hpp"
+
 namespace atlas::mcp {
 namespace {
-
-http::Response JsonRpc(unsigned status, const Json& body) {
-  http::Response r;
-  r.status = status;
-  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
-  return r;
-}
 
 // Browsers send Origin; a page on another host must not reach a local atlasd through a DNS
 // rebinding, as the MCP specification warns. Tools (no Origin) and loopback pages pass.
@@ -29,12 +24,12 @@ bool OriginAllowed(const http::Request& req) {
 
 http::Response Post(const McpServer& server, const http::Request& req) {
   if (!OriginAllowed(req)) {
-    return JsonRpc(403, ErrorMessage(nullptr, kInvalidRequest, "origin not allowed"));
+    return http::JsonResponse(403, ErrorMessage(nullptr, kInvalidRequest, "origin not allowed"));
   }
   if (const auto version = req.Header("mcp-protocol-version");
       version && !IsSupportedProtocolVersion(*version)) {
-    return JsonRpc(400, ErrorMessage(nullptr, kInvalidRequest,
-                                     "unsupported MCP-Protocol-Version: " + *version));
+    return http::JsonResponse(400, ErrorMessage(nullptr, kInvalidRequest,
+                                                "unsupported MCP-Protocol-Version: " + *version));
   }
   std::optional<Json> reply = server.HandleText(req.body);
   if (!reply) {
@@ -45,12 +40,13 @@ http::Response Post(const McpServer& server, const http::Request& req) {
   }
   // A message that failed to parse or validate as a request is a 400, per the transport.
   const bool bad = reply->contains("error") && (*reply)["id"].is_null();
-  return JsonRpc(bad ? 400 : 200, *reply);
+  return http::JsonResponse(bad ? 400 : 200, *reply);
 }
 
 http::Response NoStream(const http::Request&) {
-  http::Response r = JsonRpc(405, ErrorMessage(nullptr, kInvalidRequest,
-                                               "this server opens no stream and keeps no session"));
+  http::Response r = http::JsonResponse(
+      405,
+      ErrorMessage(nullptr, kInvalidRequest, "this server opens no stream and keeps no session"));
   r.headers.emplace_back("Allow", "POST");
   return r;
 }
