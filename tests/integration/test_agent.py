@@ -242,7 +242,7 @@ def test_offline_analyst_answers_from_the_runs_diagnosis(offline: Server) -> Non
     assert grade["offline"] is True
     answer = grade["answer"]
     assert answer.startswith("[Offline analyst: a deterministic answer")
-    assert f"grade {diagnosis['grade']} (score {diagnosis['score']:.0f}/100)" in answer
+    assert f"grade {diagnosis['grade']} (score {diagnosis['score']:.4g}/100)" in answer
     counts = {
         s: sum(f["severity"] == s for f in diagnosis["findings"])
         for s in ("critical", "warning", "info")

@@ -79,15 +79,78 @@ int Rank(const Json& f) {
   return s == "critical" ? 2 : s == "warning" ? 1 : 0;
 }
 
-// Findings ordered by what to change first: severity, then energy at stake.
-std::vector<Json> Prioritised(const Json& findings) {
-  std::vector<Json> out(findings.begin(), findings.end());
-  std::stable_sort(out.begin(), out.end(), [](const Json& a, const Json& b) {
-    if (Rank(a) != Rank(b)) return Rank(a) > Rank(b);
-    return Num(a.value("energy_at_stake", Json()), "kg_co2") >
-           Num(b.value("energy_at_stake", Json()), "kg_co2");
+double Co2AtStake(const Json& f) { return Num(f.value("energy_at_stake", Json()), "kg_co2"); }
+
+// A score as the diagnosis holds it: "85", "8.5" (never rounded to a different number).
+std::string Score(double score) { return fmt::format("{:.4g}", score); }
+
+// One problem: the findings of one check at one severity (a check that fires on four layers is
+// one thing to change, not four), the most energy at stake first.
+struct Problem {
+  std::vector<Json> findings;
+  double kg_co2 = 0;  // the members' energy at stake, summed
+  int rank() const { return Rank(findings.front()); }
+  const Json& lead() const { return findings.front(); }
+};
+
+// The diagnosis's findings grouped into problems, ordered by what to change first: severity,
+// then the CO2 at stake (the energy at stake in every unit, at the run's one grid intensity);
+// ties keep the diagnosis's order.
+std::vector<Problem> Prioritised(const Json& findings) {
+  std::vector<Problem> problems;
+  for (const auto& f : findings) {
+    auto same = std::find_if(problems.begin(), problems.end(), [&](const Problem& p) {
+      return p.lead().value("check", "") == f.value("check", "") && p.rank() == Rank(f);
+    });
+    if (same == problems.end()) same = problems.insert(problems.end(), Problem{});
+    same->findings.push_back(f);
+    same->kg_co2 += Co2AtStake(f);
+  }
+  for (auto& p : problems) {
+    std::stable_sort(p.findings.begin(), p.findings.end(),
+                     [](const Json& a, const Json& b) { return Co2AtStake(a) > Co2AtStake(b); });
+  }
+  std::stable_sort(problems.begin(), problems.end(), [](const Problem& a, const Problem& b) {
+    if (a.rank() != b.rank()) return a.rank() > b.rank();
+    return a.kg_co2 > b.kg_co2;
   });
+  return problems;
+}
+
+// The layers of a problem's other findings: "3, 5 and 7".
+std::string OtherLayers(const Problem& p) {
+  std::vector<std::string> layers;
+  for (std::size_t i = 1; i < p.findings.size(); ++i) {
+    const Json layer = p.findings[i].value("layer", Json());
+    if (layer.is_string()) layers.push_back(layer.get<std::string>());
+  }
+  if (layers.empty()) return "";
+  std::string out = layers.front();
+  for (std::size_t i = 1; i < layers.size(); ++i) {
+    out += (i + 1 == layers.size() ? " and " : ", ") + layers[i];
+  }
   return out;
+}
+
+// The energy at stake of every member, summed unit by unit.
+Json SummedAtStake(const Problem& p) {
+  Json sum = {{"kwh", 0.0}, {"kg_co2", 0.0}, {"eur", 0.0}};
+  for (const auto& f : p.findings) {
+    const Json at_stake = f.value("energy_at_stake", Json());
+    for (const char* unit : {"kwh", "kg_co2", "eur"}) {
+      sum[unit] = sum[unit].get<double>() + Num(at_stake, unit);
+    }
+  }
+  return sum;
+}
+
+std::string ProblemLine(const Problem& p) {
+  if (p.findings.size() == 1) return FindingLine(p.lead());
+  const std::string others = OtherLayers(p);
+  std::string line = FindingLine(p.lead());
+  line += fmt::format("; the same on {}", others.empty() ? "other parts of the run" : others);
+  if (p.kg_co2 > 0) line += fmt::format(" (at stake in all: {})", Footprint(SummedAtStake(p)));
+  return line;
 }
 
 Result<std::string> WhyGrade(ToolCaller& tools, const std::string& run_id) {
@@ -102,9 +165,9 @@ Result<std::string> WhyGrade(ToolCaller& tools, const std::string& run_id) {
   if (!findings.ok()) return findings.status();
   const Json counts = d.value("finding_counts", Json::object());
   std::string text = fmt::format(
-      "Run {} has grade {} (score {:.0f}/100) from {} critical, {} warning and {} info "
+      "Run {} has grade {} (score {}/100) from {} critical, {} warning and {} info "
       "findings; a finding repeated over epochs counts once.",
-      run_id, d.value("grade", Json("?")).get<std::string>(), Num(d, "score"),
+      run_id, d.value("grade", Json("?")).get<std::string>(), Score(Num(d, "score")),
       counts.value("critical", 0), counts.value("warning", 0), counts.value("info", 0));
   const Json categories = d.value("category_scores", Json::object());
   if (categories.is_object() && !categories.empty()) {
@@ -113,17 +176,20 @@ Result<std::string> WhyGrade(ToolCaller& tools, const std::string& run_id) {
       if (score.is_number()) sorted.emplace_back(score.get<double>(), name);
     }
     std::sort(sorted.begin(), sorted.end());
-    if (!sorted.empty()) {
-      text += fmt::format(" The weakest category is {} ({:.0f}/100).", sorted[0].second,
-                          sorted[0].first);
+    // A weakest category among perfect ones would be an arbitrary name.
+    if (!sorted.empty() && sorted[0].first < 100) {
+      text += fmt::format(" The weakest category is {} ({}/100).", sorted[0].second,
+                          Score(sorted[0].first));
+    } else if (!sorted.empty()) {
+      text += " Every category scores 100/100.";
     }
   }
-  const std::vector<Json> ordered = Prioritised(findings->value("findings", Json::array()));
+  const std::vector<Problem> ordered = Prioritised(findings->value("findings", Json::array()));
   if (ordered.empty()) return text + " Nothing costs it points.";
   text += " What costs it the most:";
   for (std::size_t i = 0; i < ordered.size() && i < 3; ++i) {
-    text +=
-        fmt::format("\n{}. {}. {}", i + 1, FindingLine(ordered[i]), ordered[i].value("why", ""));
+    text += fmt::format("\n{}. {}. {}", i + 1, ProblemLine(ordered[i]),
+                        ordered[i].lead().value("why", ""));
   }
   return text;
 }
@@ -134,17 +200,20 @@ Result<std::string> FirstChange(ToolCaller& tools, const std::string& run_id) {
   if (!findings->value("diagnosed", false)) {
     return fmt::format("Run {} has no diagnosis yet, so there is nothing to change yet.", run_id);
   }
-  const std::vector<Json> ordered = Prioritised(findings->value("findings", Json::array()));
-  if (ordered.empty() || Rank(ordered[0]) == 0) {
+  const std::vector<Problem> ordered = Prioritised(findings->value("findings", Json::array()));
+  if (ordered.empty() || ordered[0].rank() == 0) {
     return fmt::format("Run {} has no warning or critical finding: nothing needs changing first.",
                        run_id);
   }
-  std::string text =
-      fmt::format("Change this first: {}\nBecause: {}. {}", ordered[0].value("fix", ""),
-                  FindingLine(ordered[0]), ordered[0].value("why", ""));
-  for (std::size_t i = 1; i < ordered.size() && i < 3 && Rank(ordered[i]) > 0; ++i) {
-    text +=
-        fmt::format("\nThen: {} (for: {})", ordered[i].value("fix", ""), FindingLine(ordered[i]));
+  const Problem& top = ordered[0];
+  std::string text = fmt::format("Change this first: {}", top.lead().value("fix", ""));
+  if (const std::string others = OtherLayers(top); !others.empty()) {
+    text += fmt::format("\nThe same applies to {}.", others);
+  }
+  text += fmt::format("\nBecause: {}. {}", ProblemLine(top), top.lead().value("why", ""));
+  for (std::size_t i = 1; i < ordered.size() && i < 3 && ordered[i].rank() > 0; ++i) {
+    text += fmt::format("\nThen: {} (for: {})", ordered[i].lead().value("fix", ""),
+                        ProblemLine(ordered[i]));
   }
   return text;
 }
@@ -201,13 +270,59 @@ Result<std::string> CompareTarget(ToolCaller& tools, const std::string& run_id) 
   return Status::NotFound("no other run to compare with; name one");
 }
 
+// "accuracy 0.922, loss 0.61", or "none recorded".
+std::string Metrics(const Json& metrics) {
+  std::string out;
+  for (const auto& [name, value] : metrics.items()) {
+    if (!value.is_number()) continue;
+    out += fmt::format("{}{} {:.4g}", out.empty() ? "" : ", ", name, value.get<double>());
+  }
+  return out.empty() ? "none recorded" : out;
+}
+
+std::string IdList(const Json& ids) {
+  if (!ids.is_array() || ids.empty()) return "no finding";
+  std::string out;
+  for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id.get<std::string>();
+  return out;
+}
+
+// What a side of compare_runs cost: the diagnosis's footprint when there is one, else the
+// joules the run recorded.
+std::string Cost(const Json& side) {
+  const Json spent = side.value("diagnosis", Json::object()).value("spent", Json());
+  if (spent.is_object()) return Footprint(spent);
+  return fmt::format("{:.4g} J", Num(side, "energy_joules"));
+}
+
 std::string Side(const Json& side) {
   const Json d = side.value("diagnosis", Json::object());
-  return fmt::format("{} ({}): grade {}, score {}, {} epochs, {:.4g} J, final val {}",
-                     side.value("run_id", ""), side.value("name", ""),
-                     d.value("grade", Json("-")).is_string() ? d["grade"].get<std::string>() : "-",
-                     d.value("score", Json()).dump(), side.value("epochs", 0),
-                     Num(side, "energy_joules"), side.value("final_val", Json::object()).dump());
+  const bool graded = d.value("available", false) && d.value("grade", Json()).is_string();
+  return fmt::format("{} ({}): {}, {} epochs, {}, final validation {}", side.value("run_id", ""),
+                     side.value("name", ""),
+                     graded ? fmt::format("grade {} (score {}/100)", d["grade"].get<std::string>(),
+                                          Score(Num(d, "score")))
+                            : std::string("not graded yet"),
+                     side.value("epochs", 0), Cost(side),
+                     Metrics(side.value("final_val", Json::object())));
+}
+
+// Which run was cheaper, by the diagnoses' kWh when both have one (CO2 and EUR follow from it
+// at one grid intensity and price), else by the joules the runs recorded.
+std::string Cheaper(const Json& first, const Json& second) {
+  const Json a = first.value("diagnosis", Json::object()).value("spent", Json());
+  const Json b = second.value("diagnosis", Json::object()).value("spent", Json());
+  const bool footprints = a.is_object() && b.is_object();
+  const double cost_a = footprints ? Num(a, "kwh") : Num(first, "energy_joules");
+  const double cost_b = footprints ? Num(b, "kwh") : Num(second, "energy_joules");
+  if (cost_a == cost_b) return fmt::format("Both runs cost the same: {}.", Cost(first));
+  const bool first_cheaper = cost_a < cost_b;
+  const Json& cheap = first_cheaper ? first : second;
+  const Json& dear = first_cheaper ? second : first;
+  const double saving = 100 * (1 - std::min(cost_a, cost_b) / std::max(cost_a, cost_b));
+  return fmt::format("{} ({}) was the cheaper run: {} against {} for {} ({:.0f}% less energy).",
+                     cheap.value("run_id", ""), cheap.value("name", ""), Cost(cheap), Cost(dear),
+                     dear.value("run_id", ""), saving);
 }
 
 Result<std::string> Compare(ToolCaller& tools, const std::string& run_id,
@@ -227,17 +342,11 @@ Result<std::string> Compare(ToolCaller& tools, const std::string& run_id,
       fmt::format("Comparing {} with {}{}:\n- {}\n- {}", run_id, other_id,
                   cmp->value("same_architecture", false) ? " (the same architecture)" : "",
                   Side(runs[0]), Side(runs[1]));
+  text += fmt::format("\n{}", Cheaper(runs[0], runs[1]));
   text += fmt::format("\nOnly in {}: {}.", run_id,
-                      cmp->value("findings_only_in_first", Json::array()).empty()
-                          ? "no finding"
-                          : cmp->at("findings_only_in_first").dump());
+                      IdList(cmp->value("findings_only_in_first", Json::array())));
   text += fmt::format("\nOnly in {}: {}.", other_id,
-                      cmp->value("findings_only_in_second", Json::array()).empty()
-                          ? "no finding"
-                          : cmp->at("findings_only_in_second").dump());
-  const double delta = Num(*cmp, "energy_joules_delta");
-  text += fmt::format("\n{} used {:.4g} J {} than {}.", other_id, std::abs(delta),
-                      delta >= 0 ? "more" : "less", run_id);
+                      IdList(cmp->value("findings_only_in_second", Json::array())));
   return text;
 }
 

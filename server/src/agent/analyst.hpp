@@ -3,9 +3,11 @@
 //
 // It recognises four intents from the question's words (why this grade, what to change first,
 // how much was wasted and what it cost, how this run compares with another) and otherwise gives
-// an overview of all three single-run answers. Every answer starts with kOfflineLabel, so a
-// reader can never mistake it for a model's. Pure over the tools: the same run state and
-// question always give the same text.
+// an overview of all three single-run answers. What to change first is the top problem (the
+// findings of one check at one severity), ranked by severity, then by CO2 at stake; a compare
+// answer names the cheaper run by the diagnoses' footprints. Every answer starts with
+// kOfflineLabel, so a reader can never mistake it for a model's. Pure over the tools: the same
+// run state and question always give the same text.
 //
 // Threading: as thread-safe as the registry's tools.
 #pragma once

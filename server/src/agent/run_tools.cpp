@@ -62,7 +62,8 @@ Json DiagnosisSummary(const Json& d) {
           {"category_scores", d.value("category_scores", Json::object())},
           {"finding_counts", counts},
           {"optimal_stop_epoch", d.value("optimal_stop_epoch", Json())},
-          {"waste", d.value("waste", Json::object())}};
+          {"waste", d.value("waste", Json::object())},
+          {"spent", d.value("spent", Json())}};
 }
 
 Json BriefFinding(const Json& f) {

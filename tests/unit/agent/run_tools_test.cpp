@@ -200,7 +200,12 @@ TEST_F(RunTools, OfflineAnalystAnswersTheMainQuestionsFromTheDiagnosis) {
   ASSERT_TRUE(compare.ok());
   EXPECT_EQ(compare->intent, Intent::kCompare);
   EXPECT_NE(compare->text.find("(the same architecture)"), std::string::npos);
-  EXPECT_NE(compare->text.find("Only in r1: [\"gradient.vanishing\",\"convergence.plateau\"]"),
+  EXPECT_NE(compare->text.find("Only in r1: gradient.vanishing, convergence.plateau."),
+            std::string::npos);
+  EXPECT_NE(compare->text.find("grade D (score 52/100)"), std::string::npos);
+  EXPECT_NE(compare->text.find("final validation loss 0.3"), std::string::npos);
+  // Both fixture diagnoses spent the same.
+  EXPECT_NE(compare->text.find("Both runs cost the same: 4 Wh, 1.6 g CO2, EUR 8e-05."),
             std::string::npos);
   // Without a named run, it compares with the newest earlier run of the same architecture.
   tracker_->RefreshRecent(10);
@@ -213,6 +218,71 @@ TEST_F(RunTools, OfflineAnalystAnswersTheMainQuestionsFromTheDiagnosis) {
             AnswerOffline(tools_, "r1", "overview", std::nullopt)->text);
   EXPECT_EQ(AnswerOffline(tools_, "nope", "why", std::nullopt).status().code(),
             StatusCode::kNotFound);
+}
+
+TEST_F(RunTools, OfflineAnalystGroupsAChecksLayersAndQuotesScoresAsStored) {
+  CreateRun("r1");
+  // layer.not_updating on three layers is one problem whose energy at stake (0.0009 kg CO2 in
+  // all) outweighs the single critical finding's 0.0007, so its fix comes first; its members
+  // are ordered by their own energy at stake.
+  SaveDiagnosis("r1", Diagnosis("F", 8.5,
+                                {Finding("gradient.vanishing", "critical", nullptr, {1}, 0.0007),
+                                 Finding("layer.not_updating", "critical", "fc2", {1}, 0.0002),
+                                 Finding("layer.not_updating", "critical", "fc1", {1}, 0.0004),
+                                 Finding("layer.not_updating", "critical", "fc3", {1}, 0.0003),
+                                 Finding("layer.dead", "warning", "fc1", {1}, 0.01)}));
+  auto first = AnswerOffline(tools_, "r1", "What should I change first?", std::nullopt);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_NE(first->text.find("Change this first: fix for layer.not_updating\n"
+                             "The same applies to fc3 and fc2.\n"
+                             "Because: layer.not_updating title (critical, layer.not_updating on "
+                             "fc1, epoch 1)"),
+            std::string::npos)
+      << first->text;
+  EXPECT_NE(first->text.find("at stake in all: 1.8 Wh, 0.9 g CO2, EUR 4.5e-05"), std::string::npos)
+      << first->text;
+  EXPECT_NE(first->text.find("Then: fix for gradient.vanishing"), std::string::npos);
+  EXPECT_NE(first->text.find("Then: fix for layer.dead"), std::string::npos);
+
+  auto grade = AnswerOffline(tools_, "r1", "why this grade?", std::nullopt);
+  ASSERT_TRUE(grade.ok());
+  EXPECT_NE(grade->text.find("grade F (score 8.5/100)"), std::string::npos) << grade->text;
+  EXPECT_NE(grade->text.find("1. layer.not_updating title"), std::string::npos);
+  EXPECT_NE(grade->text.find("2. gradient.vanishing title"), std::string::npos);
+  EXPECT_NE(grade->text.find("3. layer.dead title"), std::string::npos);
+}
+
+TEST_F(RunTools, OfflineAnalystNamesTheCheaperRunByItsFootprint) {
+  CreateRun("long");
+  Json costly = Diagnosis("C", 70, {});
+  costly["spent"] = {
+      {"joules", 300.0}, {"kwh", 0.0001}, {"kg_co2", 0.00004}, {"eur", 2e-06}, {"car_km", 0.0003}};
+  SaveDiagnosis("long", costly);
+  CreateRun("short");
+  Json cheap = Diagnosis("B", 85, {});
+  cheap["spent"] = {
+      {"joules", 75.0}, {"kwh", 0.000025}, {"kg_co2", 0.00001}, {"eur", 5e-07}, {"car_km", 8e-05}};
+  SaveDiagnosis("short", cheap);
+
+  for (const auto& [run, other] : {std::pair<std::string, std::string>{"long", "short"},
+                                   std::pair<std::string, std::string>{"short", "long"}}) {
+    auto compare = AnswerOffline(tools_, run, "compare", other);
+    ASSERT_TRUE(compare.ok()) << compare.status().message();
+    EXPECT_NE(compare->text.find("short (short-name) was the cheaper run: 0.025 Wh, 0.01 g CO2, "
+                                 "EUR 5e-07 against 0.1 Wh, 0.04 g CO2, EUR 2e-06 for long "
+                                 "(75% less energy)."),
+              std::string::npos)
+        << compare->text;
+  }
+
+  // Among perfect categories none is the weakest.
+  cheap["category_scores"] = {{"layer", 100}, {"gradient", 100}};
+  SaveDiagnosis("short", cheap);
+  auto grade = AnswerOffline(tools_, "short", "why grade B?", std::nullopt);
+  ASSERT_TRUE(grade.ok());
+  EXPECT_NE(grade->text.find("Every category scores 100/100. Nothing costs it points."),
+            std::string::npos)
+      << grade->text;
 }
 
 TEST(ClassifyQuestion, RecognisesTheFourIntents) {
