@@ -210,8 +210,10 @@ def test_waste_and_its_cost_are_the_diagnosis_figures(
         if finding.get("energy_at_stake"):
             line = f"\n- {finding['title']}: {footprint(finding['energy_at_stake'])}"
             assert line in answer, answer
-    # This machine's energy comes from models of the CPU and RAM, and the answer says so.
-    assert "estimated" in answer or "measured" in answer
+    # Whether the energy was measured or estimated, as the energy timeline says.
+    timeline = post(server, "/api/v1/agent/tools/get_energy_timeline", {"run_id": run.run_id})
+    kind = "measured" if timeline["measured"] else "estimated"
+    assert f"J, {kind} (" in answer, answer
 
     # The MCP tool the answer is built from serves the same figures.
     reply = post(
