@@ -131,3 +131,19 @@ def layer_stats_json(
         ]
     ],
 ) -> str: ...
+def host_layer_stats_json(
+    step: int,
+    epoch: int | None,
+    ts: float,
+    layers: Sequence[tuple[str, Any | None, int, int, bool]],
+    param_layer: Sequence[int],
+    param_size: Sequence[int],
+    weight_stats: Any,
+    grad_param: Sequence[int],
+    grad_stats: Any,
+    update_param: Sequence[int],
+    update_sq: Any,
+    dormant_threshold: float,
+    max_units: int,
+    root_extra: Sequence[tuple[str, float]],
+) -> str: ...

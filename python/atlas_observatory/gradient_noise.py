@@ -117,6 +117,17 @@ class NoiseScaleEstimator:
         return NoiseScaleReading(scale, grad_sq, trace, self._batch, self.windows)
 
 
+def _squared_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """The squared L2 norm of all of `tensors` together (float64, on the first one's device),
+    without a synchronisation: a few operations whatever their number."""
+    norms = list(torch._foreach_norm(tensors))
+    device = norms[0].device
+    if any(n.device != device for n in norms):
+        norms = [n.to(device) for n in norms]
+    total: torch.Tensor = torch.linalg.vector_norm(torch.stack(norms), dtype=torch.float64)
+    return total.square()
+
+
 class GradientNoise:
     """Measures the gradient noise scale of `params` over windows of steps (module docs)."""
 
@@ -159,22 +170,25 @@ class GradientNoise:
             self._add(indices, grads, float(batch_size))
 
     def _add(self, indices: list[int], grads: list[torch.Tensor], batch: float) -> None:
-        wide = [g if g.dtype in (torch.float32, torch.float64) else g.float() for g in grads]
-        norms = torch._foreach_norm(wide)
-        squares = torch.stack([n.to(norms[0].device) for n in norms]).double().square().sum()
-        self._step_sq.append(squares)
+        wide = [g if g.dtype == torch.float32 else g.float() for g in grads]
+        self._step_sq.append(_squared_norm(wide))
         self._inverse_batches.append(1.0 / batch)
         self._samples += batch
-        fresh = [i for i in indices if i not in self._in_window]
-        for index, grad in zip(indices, wide, strict=True):
-            buffer = self._buffers.get(index)
-            if buffer is None or buffer.shape != grad.shape or buffer.device != grad.device:
-                self._buffers[index] = torch.zeros_like(grad, dtype=torch.float32)
-            elif index in fresh:
-                buffer.zero_()
-        self._in_window.update(fresh)
-        sums = [self._buffers[i] for i in indices]
-        torch._foreach_add_(sums, [g.float() for g in wide], alpha=batch)
+        buffers = self._buffers
+        stale: list[torch.Tensor] = []
+        if len(self._in_window) < len(indices):
+            for index, grad in zip(indices, wide, strict=True):
+                if index in self._in_window:
+                    continue
+                buffer = buffers.get(index)
+                if buffer is None or buffer.shape != grad.shape or buffer.device != grad.device:
+                    buffers[index] = torch.zeros_like(grad)
+                else:
+                    stale.append(buffer)  # the previous window's sum
+                self._in_window.add(index)
+        if stale:
+            torch._foreach_zero_(stale)
+        torch._foreach_add_([buffers[i] for i in indices], wide, alpha=batch)
 
     def end_window(self) -> NoiseScaleReading | None:
         """Closes the window (adding its estimate, when it has one) and returns the smoothed
@@ -192,11 +206,9 @@ class GradientNoise:
 
     def _add_window(self) -> None:
         with torch.no_grad():
-            sums = [self._buffers[i] for i in sorted(self._in_window)]
-            big = torch._foreach_norm(sums)
+            big = _squared_norm([self._buffers[i] for i in sorted(self._in_window)])
             device = self._step_sq[0].device
-            parts = [torch.stack(self._step_sq)]
-            parts.append(torch.stack([n.to(device) for n in big]).double().square().sum()[None])
+            parts = [torch.stack(self._step_sq), big.to(device)[None]]
             host = torch.cat(parts).cpu().tolist()  # the window's one transfer
         small_sq = host[:-1]
         big_sq = host[-1] / (self._samples * self._samples)

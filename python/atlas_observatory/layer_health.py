@@ -7,7 +7,9 @@ A sample has three moments, all on the training thread:
    parameters. Each hook reduces the module's output right away, on the device, into running
    sums (so an in-place activation that later overwrites the output changes nothing), and only
    while gradients are enabled (a ``torch.no_grad()`` evaluation pass is not a training step).
-   The hooks come off after the step's forward (``stop_activations``).
+   The hooks stop after the step's forward (``stop_activations``): they come off, except with
+   ``layer_health_every=1``, where they stay on (idle outside a sample's forward) because every
+   training forward is sampled anyway.
 2. ``collect()`` reads gradients and weights of each module's own parameters (after backward,
    ideally right before the optimizer step, when gradients are final: unscaled by a GradScaler,
    clipped, accumulated) and keeps a copy of the weights for the update ratio.
@@ -18,9 +20,10 @@ A sample has three moments, all on the training thread:
 
 On the CPU, each watched float32 output, weight and gradient is reduced by one pass of a C++
 kernel (``_atlas.accumulate_units``, ``tensor_stats``, ``squared_distances``: every statistic of
-a tensor at once, vectorised), and the record's JSON text is written in C++
-(``_atlas.layer_stats_json``), so a sample does no per-unit Python work. Other devices and
-dtypes take torch operations, as follows. On the device, each watched output costs a handful of
+a tensor at once, vectorised), and one C++ call (``_atlas.host_layer_stats_json``) derives every
+figure of the record from those float64 accumulators and writes its JSON text, so a sample does
+no per-layer or per-unit Python work. Other devices and dtypes take torch operations, as
+follows. On the device, each watched output costs a handful of
 reductions (per-unit sums of a, |a| and
 of a > 0, and the norm of a); parameters and gradients are reduced with torch's ``_foreach``
 operations, one call for every tensor of the model; the weight copy lives in buffers reused from
@@ -154,13 +157,18 @@ class _Params:
     grad_nonfinite: list[torch.Tensor | float]
     snapshot_of: list[int]  # parameter index, per weight copy
     update_norm: torch.Tensor | None = None
+    # The CPU path's raw figures (float64; see _atlas.tensor_stats): four per weight and per
+    # gradient, and the squared update per weight copy. The fields above are derived from them
+    # only when the record is not written by _atlas.host_layer_stats_json (_expand_host).
+    host_weight: torch.Tensor | None = None
+    host_grad: torch.Tensor | None = None
+    update_sq: torch.Tensor | None = None
 
 
 @dataclass
 class _Sample:
     step: int
     epoch: int | None
-    handles: list[RemovableHandle] = field(default_factory=list)
     params: _Params | None = None
 
 
@@ -210,8 +218,17 @@ class LayerHealth:
         ]
         # Every watched parameter once, with the index of its layer.
         self._flat = [(i, p) for i, layer in enumerate(self._layers) for p in layer.params]
+        self._param_layer = [i for i, _ in self._flat]
+        self._param_size = [p.numel() for _, p in self._flat]
         self._buffers: dict[int, torch.Tensor] = {}  # weight copies, by parameter index
         self._sample: _Sample | None = None
+        # The activation hooks, and whether they reduce the outputs they see. Sampling every
+        # step, the hooks stay on between samples (putting nine hooks on and taking them off
+        # again cost more than the step's other Python); otherwise they are on only while a
+        # sample's forward runs, so unsampled steps pay nothing.
+        self._handles: list[RemovableHandle] = []
+        self._watching = False
+        self._persistent = config.layer_health_every == 1
 
     @property
     def armed(self) -> bool:
@@ -224,17 +241,23 @@ class LayerHealth:
     def arm(self, step: int, epoch: int | None) -> None:
         """Starts a sample at `step`: activation hooks go on (when activations are watched)."""
         self.close()
-        sample = _Sample(step, epoch)
-        self._sample = sample
+        self._sample = _Sample(step, epoch)
         if self._activations:
-            for layer in self._layers:
-                sample.handles.append(layer.module.register_forward_hook(self._hook(layer)))
+            if not self._handles:
+                self._handles = [
+                    layer.module.register_forward_hook(self._hook(layer)) for layer in self._layers
+                ]
+            self._watching = True
 
     def stop_activations(self) -> None:
-        if self._sample is not None:
-            for handle in self._sample.handles:
-                handle.remove()
-            self._sample.handles.clear()
+        self._watching = False
+        if not self._persistent:
+            self._remove_hooks()
+
+    def _remove_hooks(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
 
     def collect(self) -> None:
         """Reads gradients and weights and copies the weights (once per sample)."""
@@ -263,9 +286,12 @@ class LayerHealth:
             for layer in self._layers:
                 layer.reset()
 
-    def close(self) -> None:
-        """Drops a sample in progress (its hooks come off)."""
+    def close(self, final: bool = False) -> None:
+        """Drops a sample in progress (its hooks stop watching); `final`: the model is no longer
+        observed, every hook comes off."""
         self.stop_activations()
+        if final:
+            self._remove_hooks()
         self._sample = None
         for layer in self._layers:
             layer.reset()
@@ -274,7 +300,7 @@ class LayerHealth:
 
     def _hook(self, layer: _Layer) -> Callable[[nn.Module, Any, Any], None]:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
-            if not torch.is_grad_enabled():
+            if not self._watching or not torch.is_grad_enabled():
                 return
             with self._containment.capture("layer_health.activations"), torch.no_grad():
                 tensor = first_tensor(output)
@@ -365,19 +391,19 @@ class LayerHealth:
             grad_of.append(index)
             grads.append(grad.detach())
         if _host_float32(weights) and _host_float32(grads):
-            w_norm, w_abs, w_small, w_bad = _host_stats(weights)
-            g_norm, g_abs, _, g_bad = _host_stats(grads)
             return _Params(
                 layer_of,
-                w_norm,
-                w_abs,
-                w_small,
-                w_bad,
+                None,
+                None,
+                None,
+                [],
                 grad_of,
-                g_norm,
-                g_abs,
-                g_bad,
+                None,
+                None,
+                [],
                 snapshot_of=self._snapshot(weights),
+                host_weight=_host_raw(weights),
+                host_grad=_host_raw(grads),
             )
         weight_norm = _norms(weights)
         weight_abs_tensors = [w.abs() for w in weights]
@@ -423,7 +449,7 @@ class LayerHealth:
         if _host_float32(weights):
             squares = torch.empty(len(weights), dtype=torch.float64)
             _atlas.squared_distances(_host_views(weights), _host_views(before), _host_view(squares))
-            params.update_norm = squares.sqrt_()
+            params.update_sq = squares
             return
         params.update_norm = _stack(_norms(list(torch._foreach_sub(weights, before))))
 
@@ -432,6 +458,10 @@ class LayerHealth:
     def _record_json(
         self, sample: _Sample, params: _Params, root_extra: dict[str, float] | None = None
     ) -> str:
+        if params.host_weight is not None and params.host_grad is not None:
+            if all(layer.unit_sum is None for layer in self._layers):
+                return self._host_record_json(sample, params, root_extra)
+            _expand_host(params)
         max_units = self._config.layer_health_max_units
         transfer = _Transfer()
         for index, layer in enumerate(self._layers):
@@ -485,6 +515,43 @@ class LayerHealth:
         if root_extra:
             _add_root_extra(layers, root_extra)
         return _atlas.layer_stats_json(sample.step, sample.epoch, time.time(), layers)
+
+    def _host_record_json(
+        self, sample: _Sample, params: _Params, root_extra: dict[str, float] | None
+    ) -> str:
+        """The CPU path's record: every figure derived and written by one C++ call from the
+        kernels' float64 accumulators (no transfer, no per-layer Python)."""
+        view = _host_view
+        empty = _EMPTY
+        layers = [
+            (
+                layer.name,
+                view(layer.host) if layer.host is not None else None,
+                layer.rows,
+                layer.elements,
+                layer.saturation is not None,
+            )
+            for layer in self._layers
+        ]
+        host_weight = params.host_weight if params.host_weight is not None else empty
+        host_grad = params.host_grad if params.host_grad is not None else empty
+        update_sq = params.update_sq
+        return _atlas.host_layer_stats_json(
+            sample.step,
+            sample.epoch,
+            time.time(),
+            layers,
+            self._param_layer,
+            self._param_size,
+            view(host_weight),
+            params.grad_of,
+            view(host_grad),
+            params.snapshot_of if update_sq is not None else [],
+            view(update_sq if update_sq is not None else empty),
+            self._config.dormant_threshold,
+            self._config.layer_health_max_units,
+            list(root_extra.items()) if root_extra else [],
+        )
 
     def _activation_entry(
         self,
@@ -611,20 +678,33 @@ def _host_float32(tensors: list[torch.Tensor]) -> bool:
     )
 
 
-def _host_stats(
-    tensors: list[torch.Tensor],
-) -> tuple[
-    torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, list[torch.Tensor | float]
-]:
-    """Norm, sum of |x|, count of |x| < 1e-8 and non-finite count of each tensor (CPU float32),
-    by one pass of _atlas.tensor_stats each."""
-    if not tensors:
-        return None, None, None, []
+# A float64 tensor with no values, for the arrays of a sample that has none.
+_EMPTY = torch.empty(0, dtype=torch.float64)
+
+
+def _host_raw(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """[sum of squares, sum of |x|, count of |x| < 1e-8, non-finite count] of each tensor (CPU
+    float32), by one pass of _atlas.tensor_stats each: four float64 values per tensor."""
     out = torch.empty(4 * len(tensors), dtype=torch.float64)
-    _atlas.tensor_stats(_host_views(tensors), _host_view(out))
-    stats = out.view(len(tensors), 4)
-    nonfinite: list[torch.Tensor | float] = list(stats[:, 3].tolist())
-    return stats[:, 0].sqrt(), stats[:, 1], stats[:, 2], nonfinite
+    if tensors:
+        _atlas.tensor_stats(_host_views(tensors), _host_view(out))
+    return out
+
+
+def _expand_host(params: _Params) -> None:
+    """Derives the device path's per-tensor figures from the CPU path's raw ones (for a record
+    that _Transfer builds after all: a sample whose activations took the torch path)."""
+    for prefix, raw in (("weight", params.host_weight), ("grad", params.host_grad)):
+        if raw is None or raw.numel() == 0:
+            continue
+        stats = raw.view(-1, 4)
+        setattr(params, f"{prefix}_norm", stats[:, 0].sqrt())
+        setattr(params, f"{prefix}_abs", stats[:, 1])
+        if prefix == "weight":
+            params.weight_small = stats[:, 2]
+        setattr(params, f"{prefix}_nonfinite", list(stats[:, 3].tolist()))
+    if params.update_sq is not None:
+        params.update_norm = params.update_sq.sqrt()
 
 
 def _stack(values: list[torch.Tensor]) -> torch.Tensor | None:

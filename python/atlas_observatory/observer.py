@@ -417,7 +417,7 @@ class Observer:
             self._first_forward.remove()
             self._first_forward = None
         if self._layer_health is not None:
-            self._layer_health.close()
+            self._layer_health.close(final=True)
             self._layer_health = None
 
     # ----- device and precision (run_settings.py) -----
@@ -595,12 +595,16 @@ class Observer:
             self._complete_architecture()
 
     def _phase_enter(self, state: _StepState | None, name: str) -> None:
+        if self._profiler is None:
+            return  # the common case, decided without entering the containment
         with self._containment.capture("profiler.phase"):
             if self._profiler is not None and self._profiler.active and state is not None:
                 self._profile_phase = self._profiler.phase(name)
                 self._profile_phase.__enter__()
 
     def _phase_exit(self) -> None:
+        if self._profile_phase is None:
+            return
         with self._containment.capture("profiler.phase"):
             phase, self._profile_phase = self._profile_phase, None
             if phase is not None:
@@ -665,7 +669,11 @@ class Observer:
         window_start = self._last_end if self._last_end is not None else state.t_call
         self._open = _OpenStep(pending, window_start, samples, token_count(x))
         self._last_end = now
-        self._energy_mark()
+        if not self._optimizer_seen():
+            # Once the loop's optimizer steps are seen, the optimizer hook marks each step's
+            # end (this mark would be overwritten); a step without one is closed by its reading
+            # when the next step begins, so no joules go uncounted.
+            self._energy_mark()
         self._next_step = state.step + 1
 
     def _optimizer_seen(self) -> bool:

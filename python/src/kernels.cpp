@@ -438,6 +438,236 @@ std::string LayerStatsJson(std::int64_t step, std::optional<std::int64_t> epoch,
   return out;
 }
 
+// ----- the CPU path's whole record -----
+
+// One layer of a CPU sample: its name, its activation accumulator (AccumulateUnits' layout, or
+// None when no output was seen), the rows (positions) and elements it summed, and whether it
+// saturates (Tanh, Sigmoid).
+using HostLayer =
+    std::tuple<std::string, std::optional<DoubleIn>, std::int64_t, std::int64_t, bool>;
+using Indices = std::vector<std::int64_t>;
+
+// A layer's entry being built: fields, extra fields, and per-unit arrays (key, values, count,
+// scale) pointing into the caller's accumulators.
+struct HostEntry {
+  Scalars fields;
+  Scalars extra;
+  std::vector<std::tuple<std::string_view, const double*, std::size_t, double>> arrays;
+};
+
+struct HostSettings {
+  double dormant_threshold = 0.0;
+  std::size_t max_units = 0;
+};
+
+// The activation figures of one layer from its accumulator (layer_health.py's module docstring
+// defines them; the same arithmetic as its torch path, in the same order of additions).
+void AddActivations(const HostLayer& layer, const HostSettings& settings, HostEntry& entry) {
+  const auto& [name, acc, rows_i, elements_i, saturates] = layer;
+  if (!acc || rows_i <= 0 || elements_i <= 0 || acc->shape(0) < 2) return;
+  const double* a = acc->data();
+  const std::size_t units = (acc->shape(0) - 2) / 4;
+  const auto rows = static_cast<double>(rows_i);
+  const auto elements = static_cast<double>(elements_i);
+  double total = 0.0;
+  double absolute = 0.0;
+  double dead = 0.0;
+  double saturated = 0.0;
+  for (std::size_t u = 0; u < units; ++u) {
+    total += a[(kSum * units) + u];
+    absolute += a[(kAbs * units) + u];
+    dead += a[(kActive * units) + u] == 0.0 ? 1.0 : 0.0;
+    saturated += a[(kSaturated * units) + u];
+  }
+  const double n_units = static_cast<double>(units);
+  const double mean_abs = units > 0 ? absolute / rows / n_units : 0.0;
+  double dormant = 0.0;
+  if (mean_abs > 0) {
+    for (std::size_t u = 0; u < units; ++u) {
+      dormant += a[(kAbs * units) + u] / rows / mean_abs <= settings.dormant_threshold ? 1.0 : 0.0;
+    }
+  } else {
+    dormant = settings.dormant_threshold >= 0 ? n_units : 0.0;
+  }
+  const double squares = a[4 * units];
+  const double mean = total / elements;
+  entry.fields.emplace_back("activation_mean", mean);
+  entry.fields.emplace_back("activation_std",
+                            std::sqrt(std::max((squares / elements) - (mean * mean), 0.0)));
+  entry.fields.emplace_back("activation_abs_mean", absolute / elements);
+  entry.fields.emplace_back("nonfinite_activations", a[(4 * units) + 1]);
+  if (saturates) entry.fields.emplace_back("saturated_fraction", saturated / elements);
+  entry.fields.emplace_back("dead_fraction", units > 0 ? dead / n_units : 0.0);
+  entry.extra.emplace_back("dormant_fraction", units > 0 ? dormant / n_units : 0.0);
+  entry.extra.emplace_back("dormant_threshold", settings.dormant_threshold);
+  entry.extra.emplace_back("units", n_units);
+  const std::size_t shipped = std::min(units, settings.max_units);
+  entry.arrays.emplace_back("unit_active_frac", a + (kActive * units), shipped, 1.0 / rows);
+  entry.arrays.emplace_back("unit_score", a + (kAbs * units), shipped,
+                            mean_abs > 0 ? 1.0 / rows / mean_abs : 0.0);
+  if (saturates) {
+    entry.arrays.emplace_back("unit_saturated_frac", a + (kSaturated * units), shipped, 1.0 / rows);
+  }
+}
+
+// Per-layer sums of the parameters' statistics (TensorStats' four values per tensor).
+struct ParamSums {
+  std::vector<double> weight_sq, weight_abs, weight_small, weight_bad, weight_n;
+  std::vector<double> grad_sq, grad_abs, grad_bad, grad_n;
+  std::vector<double> update_sq;
+  std::vector<bool> updated;
+
+  explicit ParamSums(std::size_t layers)
+      : weight_sq(layers),
+        weight_abs(layers),
+        weight_small(layers),
+        weight_bad(layers),
+        weight_n(layers),
+        grad_sq(layers),
+        grad_abs(layers),
+        grad_bad(layers),
+        grad_n(layers),
+        update_sq(layers),
+        updated(layers) {}
+};
+
+// The layer of `param` (an index into param_layer), checked.
+std::size_t LayerOf(const Indices& param_layer, std::int64_t param, std::size_t layers) {
+  if (param < 0 || static_cast<std::size_t>(param) >= param_layer.size()) {
+    throw nb::value_error("host_layer_stats_json: a parameter index is out of range");
+  }
+  const std::int64_t layer = param_layer[static_cast<std::size_t>(param)];
+  if (layer < 0 || static_cast<std::size_t>(layer) >= layers) {
+    throw nb::value_error("host_layer_stats_json: a layer index is out of range");
+  }
+  return static_cast<std::size_t>(layer);
+}
+
+// The parameter figures of one layer from the layers' sums.
+void AddParams(std::size_t layer, const ParamSums& p, HostEntry& entry) {
+  if (p.weight_n[layer] > 0) {
+    entry.fields.emplace_back("weight_norm", std::sqrt(p.weight_sq[layer]));
+    entry.fields.emplace_back("weight_abs_mean", p.weight_abs[layer] / p.weight_n[layer]);
+    entry.fields.emplace_back("weight_sparsity", p.weight_small[layer] / p.weight_n[layer]);
+    entry.fields.emplace_back("nonfinite_weights", p.weight_bad[layer]);
+    if (p.updated[layer] && p.weight_sq[layer] > 0) {
+      entry.fields.emplace_back("update_ratio", std::sqrt(p.update_sq[layer] / p.weight_sq[layer]));
+    }
+  }
+  if (p.grad_n[layer] > 0) {
+    entry.fields.emplace_back("grad_norm", std::sqrt(p.grad_sq[layer]));
+    entry.fields.emplace_back("grad_abs_mean", p.grad_abs[layer] / p.grad_n[layer]);
+    entry.fields.emplace_back("nonfinite_grads", p.grad_bad[layer]);
+  }
+}
+
+// Sums the parameters' TensorStats rows (4 values per tensor: weights, gradients) and squared
+// updates into their layers' sums.
+ParamSums SumParams(std::size_t layers, const Indices& param_layer, const Indices& param_size,
+                    const DoubleIn& weight_stats, const Indices& grad_param,
+                    const DoubleIn& grad_stats, const Indices& update_param,
+                    const DoubleIn& update_sq) {
+  if (param_size.size() != param_layer.size() || weight_stats.shape(0) != 4 * param_layer.size() ||
+      grad_stats.shape(0) != 4 * grad_param.size() || update_sq.shape(0) != update_param.size()) {
+    throw nb::value_error("host_layer_stats_json: parameter statistics of the wrong size");
+  }
+  ParamSums p(layers);
+  for (std::size_t i = 0; i < param_layer.size(); ++i) {
+    const std::size_t layer = LayerOf(param_layer, static_cast<std::int64_t>(i), layers);
+    const double* w = weight_stats.data() + (4 * i);
+    p.weight_sq[layer] += w[0];
+    p.weight_abs[layer] += w[1];
+    p.weight_small[layer] += w[2];
+    p.weight_bad[layer] += w[3];
+    p.weight_n[layer] += static_cast<double>(param_size[i]);
+  }
+  for (std::size_t i = 0; i < update_param.size(); ++i) {
+    const std::size_t layer = LayerOf(param_layer, update_param[i], layers);
+    p.update_sq[layer] += update_sq.data()[i];
+    p.updated[layer] = true;
+  }
+  for (std::size_t i = 0; i < grad_param.size(); ++i) {
+    const std::size_t layer = LayerOf(param_layer, grad_param[i], layers);
+    const double* g = grad_stats.data() + (4 * i);
+    p.grad_sq[layer] += g[0];
+    p.grad_abs[layer] += g[1];
+    p.grad_bad[layer] += g[3];
+    p.grad_n[layer] += static_cast<double>(param_size[static_cast<std::size_t>(grad_param[i])]);
+  }
+  return p;
+}
+
+void AppendHostEntry(std::string& out, std::string_view name, const HostEntry& entry) {
+  out += "{\"layer\":";
+  AppendString(out, name);
+  AppendFields(out, entry.fields);
+  if (!entry.extra.empty() || !entry.arrays.empty()) {
+    out += ",\"extra\":{";
+    std::string fields;
+    AppendFields(fields, entry.extra);
+    for (const auto& [key, values, count, scale] : entry.arrays) {
+      fields += ',';
+      AppendString(fields, key);
+      fields += ":[";
+      for (std::size_t i = 0; i < count; ++i) {
+        if (i > 0) fields += ',';
+        AppendNumber(fields, values[i] * scale);
+      }
+      fields += ']';
+    }
+    out.append(fields, fields.empty() ? 0 : 1);  // without the leading comma
+    out += '}';
+  }
+  out += '}';
+}
+
+// The JSON text of a CPU sample's layer_stats record, from the float64 accumulators and tensor
+// statistics the kernels above filled: every layer-wide figure is derived here, so a sample
+// costs Python no per-layer or per-unit work. `root_extra` goes into the root entry's extra
+// (layer ""), which is put first when no layer is the root.
+std::string HostLayerStatsJson(std::int64_t step, std::optional<std::int64_t> epoch, double ts,
+                               const std::vector<HostLayer>& layers, const Indices& param_layer,
+                               const Indices& param_size, const DoubleIn& weight_stats,
+                               const Indices& grad_param, const DoubleIn& grad_stats,
+                               const Indices& update_param, const DoubleIn& update_sq,
+                               double dormant_threshold, std::int64_t max_units,
+                               const Scalars& root_extra) {
+  const HostSettings settings{dormant_threshold,
+                              static_cast<std::size_t>(std::max<std::int64_t>(0, max_units))};
+  const ParamSums sums = SumParams(layers.size(), param_layer, param_size, weight_stats, grad_param,
+                                   grad_stats, update_param, update_sq);
+  std::vector<HostEntry> entries(layers.size());
+  bool has_root = false;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    AddActivations(layers[i], settings, entries[i]);
+    AddParams(i, sums, entries[i]);
+    if (std::get<0>(layers[i]).empty()) {
+      has_root = true;
+      entries[i].extra.insert(entries[i].extra.end(), root_extra.begin(), root_extra.end());
+    }
+  }
+  std::string out = "{\"step\":" + std::to_string(step) + ",\"ts\":";
+  AppendNumber(out, ts);
+  if (epoch) out += ",\"epoch\":" + std::to_string(*epoch);
+  out += ",\"layers\":[";
+  bool first = true;
+  if (!has_root && !root_extra.empty()) {
+    HostEntry root;
+    root.extra = root_extra;
+    AppendHostEntry(out, "", root);
+    first = false;
+  }
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const HostEntry& entry = entries[i];
+    if (entry.fields.empty() && entry.extra.empty() && entry.arrays.empty()) continue;
+    if (!first) out += ',';
+    first = false;
+    AppendHostEntry(out, std::get<0>(layers[i]), entry);
+  }
+  out += "]}";
+  return out;
+}
+
 }  // namespace
 
 void BindLayerStats(nb::module_& m) {
@@ -450,6 +680,12 @@ void BindLayerStats(nb::module_& m) {
         "||a_i - b_i||^2 of each pair of tensors.");
   m.def("layer_stats_json", &LayerStatsJson, nb::arg("step"), nb::arg("epoch"), nb::arg("ts"),
         nb::arg("layers"), "The JSON text of a layer_stats record.");
+  m.def("host_layer_stats_json", &HostLayerStatsJson, nb::arg("step"), nb::arg("epoch"),
+        nb::arg("ts"), nb::arg("layers"), nb::arg("param_layer"), nb::arg("param_size"),
+        nb::arg("weight_stats"), nb::arg("grad_param"), nb::arg("grad_stats"),
+        nb::arg("update_param"), nb::arg("update_sq"), nb::arg("dormant_threshold"),
+        nb::arg("max_units"), nb::arg("root_extra"),
+        "The JSON text of a CPU sample's layer_stats record, derived from its accumulators.");
 }
 
 }  // namespace atlas_python

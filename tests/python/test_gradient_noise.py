@@ -12,13 +12,16 @@ windows used, and far below those errors.
 
 from __future__ import annotations
 
+import json
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 from atlas_observatory.gradient_noise import GradientNoise, NoiseScaleEstimator, in_window
+from atlas_observatory.modelinfo import data_parallel_ranks
 
 DIM = 2000
 WINDOW = 8
@@ -145,6 +148,10 @@ def test_windows_with_non_finite_gradients_are_dropped() -> None:
     assert all(torch.isfinite(b).all() for b in noise._buffers.values())
 
 
+def test_a_plain_model_averages_over_one_rank() -> None:
+    assert data_parallel_ranks(torch.nn.Linear(2, 2)) == 1
+
+
 def test_a_window_of_one_step_gives_no_estimate() -> None:
     param = torch.nn.Parameter(torch.zeros(3))
     param.grad = torch.ones(3)
@@ -152,3 +159,76 @@ def test_a_window_of_one_step_gives_no_estimate() -> None:
     noise.observe(4)
     assert noise.end_window() is None
     assert not NoiseScaleEstimator().add_window(1.0, 0.25, 1.0, 4.0)  # one batch size only
+
+
+# ----- the Observer's windows, end to end (offline: the records are read as they are emitted) -----
+
+
+def observed_noise(accumulate: int) -> list[dict[str, float]]:
+    """Trains a regression on raw targets around 100 (every sample's gradient points the same
+    way: a noise scale of ~1 sample) in batches of 32, `accumulate` micro-steps per optimizer
+    step; returns the root entries' extra of the layer_stats records that carry a reading."""
+    from obs_helpers import digits_dataset
+
+    from atlas_observatory import Observer, ObserverConfig
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1)
+    )
+    config = ObserverConfig(
+        offline=True,
+        track_profiler=False,
+        layer_health_every=5,
+        gradient_noise_every=10,
+        gradient_noise_window=8,
+        loss_fn=lambda out, t: torch.nn.functional.mse_loss(out.squeeze(1), t),
+    )
+    observer = Observer(project="gns", run_name="offline", config=config)
+    readings: list[dict[str, float]] = []
+    emit = observer._emit_json
+
+    def capture(kind: str, text: str) -> None:
+        if kind == "layer_stats":
+            for layer in json.loads(text)["layers"]:
+                if layer["layer"] == "" and "gradient_noise_scale" in layer.get("extra", {}):
+                    readings.append(layer["extra"])
+        emit(kind, text)
+
+    observer._emit_json = capture  # type: ignore[method-assign]
+    observer.register_model(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4 / accumulate)
+    x, labels = digits_dataset().tensors
+    targets = labels.float() + 100.0
+    for start in range(0, 32 * 120, 32):
+        observer.step(
+            model, x[start % 1760 : start % 1760 + 32], targets[start % 1760 : start % 1760 + 32]
+        )
+        if (start // 32 + 1) % accumulate == 0:
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+    observer.finish()
+    return readings
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_the_observer_sends_the_noise_scale_on_the_root_entry(
+    accumulate: int, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # the offline spool goes under $HOME/.atlas
+    readings = observed_noise(accumulate)
+    assert len(readings) >= 3
+    last = readings[-1]
+    assert set(last) == {
+        "gradient_noise_scale",
+        "gns_grad_sq",
+        "gns_trace_sigma",
+        "gns_batch_size",
+        "gns_windows",
+    }
+    # Micro-steps add up to the optimizer step's batch.
+    assert last["gns_batch_size"] == 32 * accumulate
+    assert 0 < last["gradient_noise_scale"] < 10
+    assert last["gns_trace_sigma"] == pytest.approx(
+        last["gradient_noise_scale"] * last["gns_grad_sq"]
+    )

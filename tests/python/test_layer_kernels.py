@@ -123,10 +123,22 @@ class Net(nn.Module):
         return out
 
 
-def sample(host: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """One layer_stats record of a fixed step, by the CPU kernels or by torch operations."""
-    if not host:
+ROOT_EXTRA = {"gradient_noise_scale": 12.5, "gns_batch_size": 5.0}
+
+
+def cpu_float32(tensors: list[torch.Tensor]) -> bool:
+    """layer_health._host_float32 without its _on_host switch (for the "mixed" sample)."""
+    return all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+
+
+def sample(mode: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """One layer_stats record of a fixed step: by the CPU kernels and the record written in C++
+    ("host"), by torch operations ("torch"), or with activations by torch and parameters by the
+    kernels ("mixed": the record is built in Python from both)."""
+    if mode != "host":
         monkeypatch.setattr(lh, "_on_host", lambda t: False)
+    if mode == "mixed":
+        monkeypatch.setattr(lh, "_host_float32", cpu_float32)
     torch.manual_seed(0)
     model = Net()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -145,7 +157,7 @@ def sample(host: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     loss.backward()
     health.collect()
     optimizer.step()
-    health.complete()
+    health.complete(ROOT_EXTRA)
     monkeypatch.undo()
     assert len(records) == 1
     record: dict[str, Any] = json.loads(records[0])
@@ -172,13 +184,17 @@ def assert_close(a: Any, b: Any, path: str) -> None:
 def test_host_kernels_and_torch_path_give_the_same_record(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    host = sample(True, monkeypatch)
-    torch_path = sample(False, monkeypatch)
-    host.pop("ts")
-    torch_path.pop("ts")
+    host = sample("host", monkeypatch)
+    torch_path = sample("torch", monkeypatch)
+    mixed = sample("mixed", monkeypatch)
+    for record in (host, torch_path, mixed):
+        record.pop("ts")
     names = [layer["layer"] for layer in host["layers"]]
-    assert names == ["conv", "bn", "relu", "fc", "tanh", "gate", "out"]
+    # The root is a container: its entry carries the extra fields only, first.
+    assert names == ["", "conv", "bn", "relu", "fc", "tanh", "gate", "out"]
+    assert host["layers"][0] == {"layer": "", "extra": ROOT_EXTRA}
     tanh = host["layers"][names.index("tanh")]
     assert len(tanh["extra"]["unit_saturated_frac"]) == 10
     assert "update_ratio" in host["layers"][names.index("conv")]
     assert_close(torch_path, host, "record")
+    assert_close(torch_path, mixed, "record")
