@@ -2,7 +2,7 @@
 // steps, so that a wide-range series query reads about as many rows as it returns buckets
 // instead of every stored step (issue 6).
 //
-// For blocks of 32, 256, 2048 and 16384 consecutive steps (block k of span S holds steps
+// For blocks of 64, 512, 4096 and 32768 consecutive steps (block k of span S holds steps
 // k*S .. k*S+S-1), step_rollups keeps one row per (run, span, block) with, for every step field,
 // how many values the block stores, the first and the last step holding one, the seq of the
 // last, and the min and max (store::SeriesMin, SeriesMax) and the last value, "last" ordered by
@@ -15,7 +15,7 @@
 // blocks lying inside it (finer blocks, then raw rows, at its edges), takes a block whole when
 // its first and last value fall into one bucket, and splits it into its finer blocks (down to
 // raw rows) when a bucket edge crosses it. The result equals store::Downsample over the raw rows
-// exactly; a query reads the blocks in its range plus about 48 rows per bucket edge.
+// exactly; a query reads the blocks in its range plus about 90 rows per bucket edge.
 //
 // Functions and small value types over one Connection, which the caller owns together with its
 // transaction; nothing here is thread-safe.
@@ -36,10 +36,11 @@
 
 namespace atlas::store::sqlite {
 
-// log2 of the block spans, finest first (32, 256, 2048, 16384 steps). The finest span trades
-// ingest cost (a batch of 1,000 steps writes about 37 block rows) against the raw rows a query
-// reads where a bucket edge cuts a finest block (at most 32 per edge).
-inline constexpr std::array<int, 4> kRollupShifts = {5, 8, 11, 14};
+// log2 of the block spans, finest first (64, 512, 4096, 32768 steps). The finest span trades
+// ingest cost (a batch of 1,000 steps writes about 20 block rows; with 32-step blocks it was 37
+// and ingest through HTTP lost about a fifth of its rate, bench/RESULTS.md) against the raw rows
+// a query reads where a bucket edge cuts a finest block (at most 64 per edge).
+inline constexpr std::array<int, 4> kRollupShifts = {6, 9, 12, 15};
 
 // The values of one step field within one block.
 struct FieldRollup {
