@@ -143,12 +143,14 @@ function Chat({ runId }: { runId: string }) {
         {info.data === undefined
           ? info.error
             ? "The agent's configuration could not be read."
-            : "Asking the server who answers…"
+            : info.loading
+              ? "Asking the server who answers…"
+              : "This server has no agent (GET /api/v1/agent): questions cannot be answered."
           : offlineOnly
             ? "No language model is configured: the offline analyst answers from the diagnostics, deterministically."
             : `Answers from ${providers.map((p) => `${p.kind} ${p.model}`).join(", then ")}, with the offline analyst as the last resort.`}
       </p>
-      <ol className="agent-log" aria-live="polite" aria-label="Conversation">
+      <ol className="agent-log" aria-live="polite" aria-busy={busy} aria-label="Conversation">
         {entries.length === 0 && (
           <li className="sub">
             Ask about this run: its grade, what to change first, what it wasted. Answers quote the
