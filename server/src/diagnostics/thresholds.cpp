@@ -43,6 +43,10 @@ constexpr std::array kThresholdTable = std::to_array<ThresholdInfo>({
     {"layer.not_updating.min_samples", 2, "samples",
      "samples with a gradient, an optimizer step elsewhere and no update of the layer",
      "Atlas default"},
+    {"layer.not_updating.min_grad_to_weight", 1e-6, "ratio",
+     "||grad|| / ||W|| below which a still layer is put down to a vanished gradient: lr x ratio "
+     "is under float32's 1.2e-7 relative step for any lr up to 0.1",
+     "Atlas default (IEEE 754 binary32 epsilon)"},
     {"layer.update_ratio.low", 1e-5, "ratio",
      "median ||dW|| / ||W|| below which a layer barely learns",
      "DeepDiagnosis (ICSE'22) update-ratio range [1e-5, 1e-1]"},

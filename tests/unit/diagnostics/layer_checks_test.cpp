@@ -193,6 +193,21 @@ TEST(LayerNotUpdating, SilentWhenNoLayerMovedOrTheLayerIsFrozen) {
   EXPECT_TRUE(RunCheck("layer.not_updating", HealthyRun()).empty());
 }
 
+TEST(LayerNotUpdating, SilentWhenTheGradientIsTooSmallToMoveTheWeights) {
+  // A vanished gradient (deep sigmoid stack): the weights stand still because lr x 1e-11 rounds
+  // away in float32, which is gradient.vanishing's finding, not a missing optimizer group.
+  json run = HealthyRun();
+  for (json& s : run["layer_samples"]) {
+    LayerOf(s, "2")["update_ratio"] = 0.0;
+    LayerOf(s, "2")["grad_norm"] = 1e-11;
+    LayerOf(s, "2")["weight_norm"] = 4.0;
+  }
+  EXPECT_TRUE(RunCheck("layer.not_updating", run).empty());
+  // The same layer with a gradient the optimizer would have applied still fires.
+  for (json& s : run["layer_samples"]) LayerOf(s, "2")["grad_norm"] = 1e-3;
+  EXPECT_EQ(RunCheck("layer.not_updating", run).size(), 1u);
+}
+
 TEST(LayerNotUpdating, SilentWithoutUpdateRatios) {
   json run = HealthyRun();
   for (json& s : run["layer_samples"]) {

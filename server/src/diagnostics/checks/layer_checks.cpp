@@ -308,6 +308,7 @@ std::vector<std::int64_t> StepsWithUpdates(const RunTelemetry& run) {
 void CheckNotUpdating(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
   const std::size_t min_samples =
       std::max<std::size_t>(1, Count(t, "layer.not_updating.min_samples"));
+  const double min_grad_to_weight = t.Get("layer.not_updating.min_grad_to_weight");
   const std::vector<std::int64_t> stepped = StepsWithUpdates(run);
   for (const LayerHistory& h : checks::LayerHistories(run)) {
     // Samples where this layer had a gradient and the optimizer moved some other layer.
@@ -320,6 +321,13 @@ void CheckNotUpdating(const RunTelemetry& run, const Thresholds& t, FindingSink&
         continue;
       }
       if (!std::binary_search(stepped.begin(), stepped.end(), s.step)) continue;
+      // A gradient this small next to the weights rounds away in float32 at any usual learning
+      // rate: the weights stand still because the gradient vanished (gradient.vanishing), not
+      // because the optimizer skips the layer.
+      const auto weight = StatOf(*s.stat, kWeightNorm);
+      if (weight && std::isfinite(*weight) && *weight > 0 && *grad / *weight < min_grad_to_weight) {
+        continue;
+      }
       if (*update != 0) moved = true;
       judged.push_back(s);
     }
