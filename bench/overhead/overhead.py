@@ -12,7 +12,8 @@ each with its own model, optimizer and (for the observed ones) Observer:
 - ``bare (again)``: the same loop once more, with its own model: an A/A control whose ratio to
   ``bare`` shows this machine's noise floor;
 - ``defaults``: the same through ``observer.step`` with ``ObserverConfig()`` defaults;
-- ``everything``: every flag on, the profiler's windows included, layer health every step.
+- ``everything``: every flag on, the profiler's windows included, layer health every step;
+- ``everything, health every 10``: the same with a layer-health sample every 10th step.
 
 The variants run interleaved, ``--steps`` steps each per round, in a rotating order
 (ABCD, BCDA, ...), so that drift of the machine (other processes, frequency changes) touches
@@ -269,6 +270,17 @@ def make_variants(factory: Callable[[], nn.Module], spool: str, model_name: str)
             "track_sustainability": True,
             "track_carbon_emissions": True,
             "layer_health_every": 1,
+        },
+        # The same with layer health sampled every 10th step: what everything on costs when
+        # the per-layer statistics are not needed at every single step.
+        "everything, health every 10": {
+            "track_profiler": True,
+            "track_memory": True,
+            "track_throughput": True,
+            "track_layer_health": True,
+            "track_sustainability": True,
+            "track_carbon_emissions": True,
+            "layer_health_every": 10,
         },
     }
     for name, extra in settings.items():
