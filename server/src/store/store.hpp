@@ -105,8 +105,7 @@ class Store {
   // SQLite store answers step fields on the step axis from pre-aggregated blocks instead, so a
   // wide range costs about as many rows as buckets.
   virtual Result<SeriesBuckets> DownsampleSeries(const std::string& run_id,
-                                                 const SeriesQuery& query,
-                                                 std::size_t max_points);
+                                                 const SeriesQuery& query, std::size_t max_points);
 
   virtual Result<std::vector<model::EpochRecord>> ListEpochs(const std::string& run_id) = 0;
   virtual Result<std::vector<model::LayerStatsRecord>> ListLayerStats(

@@ -138,8 +138,9 @@ Status BackfillRun(Connection& conn, RollupWriter& writer, std::int64_t run_key)
   RollupDelta delta;
   StepValues values;
   Status status = query.ForEachRow([&]() -> Status {
-    for (std::size_t i = 0; i < values.size(); ++i)
+    for (std::size_t i = 0; i < values.size(); ++i) {
       values[i] = query.OptReal(2 + static_cast<int>(i));
+    }
     delta.Add(query.Int(0), query.Int(1), values);
     if (delta.size() < kBackfillFlushBlocks) return Status::Ok();
     Status written = writer.Write(run_key, delta);
@@ -297,7 +298,20 @@ std::optional<std::pair<std::int64_t, std::int64_t>> StepRange(const std::option
 }  // namespace
 
 void FieldRollup::Add(std::int64_t step, std::int64_t seq, double value) {
-  Merge({1, step, step, seq, value, value, value});
+  // Merge with a one-value rollup, spelled out: this runs once per stored value.
+  if (count == 0) {
+    *this = {1, step, step, seq, value, value, value};
+    return;
+  }
+  ++count;
+  first_step = std::min(first_step, step);
+  if (After(step, seq, last_step, last_seq)) {
+    last_step = step;
+    last_seq = seq;
+    last = value;
+  }
+  min = SeriesMin(min, value);
+  max = SeriesMax(max, value);
 }
 
 void FieldRollup::Merge(const FieldRollup& other) {
