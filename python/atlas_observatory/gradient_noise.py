@@ -145,6 +145,16 @@ class GradientNoise:
     def steps_in_window(self) -> int:
         return len(self._step_sq)
 
+    def set_params(self, params: list[torch.nn.Parameter]) -> None:
+        """Measures `params` from now on (the window in progress is dropped: its sums were of
+        other parameters)."""
+        if [id(p) for p in params] == [id(p) for p in self._params]:
+            return
+        self._params = params
+        self._buffers = {}
+        self._in_window.clear()
+        self._usable = False  # until end_window starts the next one
+
     def observe(self, batch_size: float) -> None:
         """Adds the current gradients (those of one step of `batch_size` samples, final: after
         backward, before the optimizer step) to the window."""

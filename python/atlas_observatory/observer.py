@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
@@ -183,6 +184,10 @@ class Observer:
         self._noise_end: int | None = None
         self._noise_extra: dict[str, float] | None = None
         self._noise_ranks = 1
+        # The parameters the loop's optimizers update (ids; None until one is seen): the noise
+        # scale is measured on those only, as they are what the gradient steps move.
+        self._noise_param_ids: set[int] | None = None
+        self._noise_optimizers: weakref.WeakSet[torch.optim.Optimizer] = weakref.WeakSet()
         # The measured device and precision (run_settings.py), sent once after the first
         # training forward; hyperparameter keys the user logged are not overridden.
         self._settings_param: torch.Tensor | None = None
@@ -399,6 +404,8 @@ class Observer:
                 trained = [p for p in root.parameters() if p.requires_grad]
                 self._noise = GradientNoise(trained)
                 self._noise_ranks = data_parallel_ranks(model)
+                self._noise_param_ids = None
+                self._noise_optimizers = weakref.WeakSet()
         self._install_settings_probe(root)
         if self._profiler is not None:
             self._profiler.set_model(root)
@@ -472,6 +479,19 @@ class Observer:
         noise.observe(samples * self._noise_ranks)
         if step == end:
             self._close_noise_window()
+
+    def _noise_follow(self, optimizer: torch.optim.Optimizer) -> None:
+        """Restricts the noise scale to the parameters the optimizers update (a parameter that
+        gets gradients but is in no optimizer does not train). Each optimizer is read once."""
+        if optimizer in self._noise_optimizers:
+            return
+        self._noise_optimizers.add(optimizer)
+        params = [p for group in optimizer.param_groups for p in group.get("params", ())]
+        ids = (self._noise_param_ids or set()) | {id(p) for p in params}
+        self._noise_param_ids = ids
+        root = self._root
+        if self._noise is not None and root is not None:
+            self._noise.set_params([p for p in root.parameters() if id(p) in ids])
 
     def _close_noise_window(self) -> None:
         self._noise_end = None
@@ -862,6 +882,7 @@ class Observer:
                 self._opt_events = (self._events.record(), None)
         if self._noise is not None:
             with capture("gradient_noise"):
+                self._noise_follow(optimizer)
                 self._observe_noise(self._next_step - 1)
         health = self._layer_health
         if health is not None and health.armed and not health.collected:

@@ -232,3 +232,26 @@ def test_the_observer_sends_the_noise_scale_on_the_root_entry(
     assert last["gns_trace_sigma"] == pytest.approx(
         last["gradient_noise_scale"] * last["gns_grad_sq"]
     )
+
+
+def test_only_the_parameters_an_optimizer_updates_are_measured(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body that gets gradients but is in no optimizer does not train: its gradients are not
+    part of the noise scale."""
+    from atlas_observatory import Observer, ObserverConfig
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    observer = Observer(project="gns", run_name="head-only", config=ObserverConfig(offline=True))
+    observer.register_model(model)
+    optimizer = torch.optim.SGD(model[2].parameters(), lr=0.1)
+    x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
+    for _ in range(3):
+        observer.step(model, x, y)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    noise = observer._noise
+    assert noise is not None
+    assert [id(p) for p in noise._params] == [id(p) for p in model[2].parameters()]
+    observer.finish()
