@@ -150,7 +150,7 @@ export interface paths {
       };
       cookie?: never;
     };
-    /** @description One series, downsampled on the server into min/max/last buckets. */
+    /** @description One series, downsampled on the server into min/max/last buckets (docs/protocol.md: min skips NaN, max is NaN when any value in the bucket is). Step fields on the step axis are answered from pre-aggregated step blocks, so a full-range query of a long run stays cheap. */
     get: operations["getSeries"];
     put?: never;
     post?: never;
