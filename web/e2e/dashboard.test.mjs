@@ -23,9 +23,12 @@ before(async () => {
   // Lets the agent file action proposals (docs/agent.md), so the panel's Confirm can be tested.
   process.env.ATLAS_AGENT_ALLOW_ACTIONS = "1";
   server = await startAtlasd();
+  // Far more epochs than the tests take: the run must still be training when the last test
+  // presses Stop, however fast this machine is (40 epochs once finished first on a quiet one).
+  // The after hook kills it if a test fails before the Stop.
   training = await startTraining(server.url, [
     "--epochs",
-    "40",
+    "2000",
     "--step-sleep",
     "0.03",
     "--run-name",
