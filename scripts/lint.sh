@@ -39,8 +39,13 @@ compiled_in() {
   done
 }
 tidy() { xargs -r -P "$(nproc)" -n 4 clang-tidy --quiet "$@" 2> >(grep -v 'warnings generated' >&2); }
-printf '%s\n' "${CXX_FILES[@]}" | grep '\.cpp$' | grep -v '^python/' | compiled_in "$BUILD_DIR" |
-  tidy -p "$BUILD_DIR"
+printf '%s\n' "${CXX_FILES[@]}" | grep '\.cpp$' | grep -v -e '^python/' -e '^tests/' |
+  compiled_in "$BUILD_DIR" | tidy -p "$BUILD_DIR"
+# Test files get every check but the path-sensitive static analyzer: it is 40 % of clang-tidy's
+# time on them (17 s against 10 s per GoogleTest file here) and explores assertion macros rather
+# than product code, which it still analyses in full above.
+printf '%s\n' "${CXX_FILES[@]}" | grep '^tests/.*\.cpp$' | compiled_in "$BUILD_DIR" |
+  tidy -p "$BUILD_DIR" '--checks=-clang-analyzer-*'
 printf '%s\n' "${CXX_FILES[@]}" | grep '^python/.*\.cpp$' | compiled_in "$PY_BUILD_DIR" |
   tidy -p "$PY_BUILD_DIR"
 
