@@ -327,3 +327,16 @@ def http_get_status(url: str) -> int:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
+
+
+def final_diagnosis(server: Atlasd, run_id: str, epochs: int) -> Any:
+    """The diagnosis of the finished run: waits until the server has analysed every epoch."""
+    latest: dict[str, Any] = {}
+
+    def analysed() -> bool:
+        latest["doc"] = server.get(f"/api/v1/runs/{run_id}/diagnostics")
+        doc = latest["doc"]
+        return bool(doc.get("run_status") != "running" and doc.get("epochs_analysed") == epochs)
+
+    wait_until(analysed, limit_s=60, what=f"the diagnosis of run {run_id}")
+    return latest["doc"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from obs_helpers import ATLASD, Atlasd, wait_until
+from obs_helpers import ATLASD, Atlasd, final_diagnosis
 from zoo import CASES, ZooCase, run_case
 
 Json = Any
@@ -29,19 +29,6 @@ def zoo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Atlasd]:
         yield server
     finally:
         server.stop()
-
-
-def final_diagnosis(server: Atlasd, run_id: str, epochs: int) -> Json:
-    """The diagnosis of the finished run: waits until the server has analysed every epoch."""
-    latest: dict[str, Json] = {}
-
-    def analysed() -> bool:
-        latest["doc"] = server.get(f"/api/v1/runs/{run_id}/diagnostics")
-        doc = latest["doc"]
-        return bool(doc.get("run_status") != "running" and doc.get("epochs_analysed") == epochs)
-
-    wait_until(analysed, limit_s=60, what=f"the diagnosis of run {run_id}")
-    return latest["doc"]
 
 
 @pytest.fixture(scope="module")
