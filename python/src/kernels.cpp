@@ -54,78 +54,115 @@ using DoubleIn = nb::ndarray<const double, nb::ndim<1>, nb::c_contig, nb::device
 
 enum class Saturation : std::uint8_t { kNone = 0, kTanh = 1, kSigmoid = 2 };
 
-// Independent accumulators per lane let the compiler vectorise the loops without reordering any
-// addition (which it may not do for floats); lanes are flushed into doubles every kChunk values
-// so that float accumulation error stays small on long runs.
+// Float accumulation is exact for counts and accurate for sums over short series only, so the
+// kernels add at most a few thousand values per float lane before folding into doubles.
 constexpr std::size_t kLanes = 8;
-constexpr std::size_t kChunk = 4096;
+constexpr std::size_t kChunk = 4096;    // values per lane between folds (TensorStats, ...)
+constexpr std::size_t kRowChunk = 512;  // rows per fold of AccumulateRows (units last)
 constexpr float kSparseEps = 1e-8F;
 
-template <Saturation kSat>
-ATLAS_KERNEL_INLINE float SaturatedOne(float v) {
-  if constexpr (kSat == Saturation::kTanh) {
-    return std::fabs(v) > 0.99F ? 1.0F : 0.0F;
-  } else if constexpr (kSat == Saturation::kSigmoid) {
-    return (v < 0.01F || v > 0.99F) ? 1.0F : 0.0F;
-  } else {
-    return 0.0F;
-  }
-}
-
-// kLanes float accumulators of each statistic, as GCC/Clang vector types: the compiler emits
-// one vector instruction per operation on any target (two SSE2 or NEON registers, or one AVX2
-// register), instead of relying on the auto-vectoriser, which left these loops scalar at -O3.
-// Lane j only ever adds values j, j + kLanes, ...: no addition is reordered. Kernels copy one
-// into a local variable, add to it and store it back: a local cannot alias the input, so the
-// compiler keeps it in registers. Vectors are only passed by reference (by value they would
-// change the ABI between the clones).
-// Their alignment is lowered to that of a float: the lanes of many units live in a
-// std::vector, whose memory need not be 32-byte aligned for the AVX2 clone's aligned moves.
+// kLanes floats (or int32 counts) as GCC/Clang vector types: the compiler emits one vector
+// instruction per operation on any target (two SSE2 or NEON registers, or one AVX2 register),
+// instead of relying on the auto-vectoriser, which left these loops scalar at -O3. Vectors are
+// only passed by reference (by value they would change the ABI between the clones). Their
+// alignment is lowered to that of their element: they are loaded from and stored to arbitrary
+// float and double arrays.
 using Vec = float __attribute__((vector_size(kLanes * sizeof(float)), aligned(alignof(float))));
 using Mask =
     std::int32_t __attribute__((vector_size(kLanes * sizeof(float)), aligned(alignof(float))));
-
-struct Lanes {
-  Vec sum{};
-  Vec abs{};
-  Vec active{};
-  Vec saturated{};
-  Vec squares{};
-};
+using Wide = double __attribute__((vector_size(kLanes * sizeof(double)), aligned(alignof(double))));
 
 constexpr std::int32_t kAbsBits = 0x7fffffff;  // every bit of a float but its sign
 constexpr std::int32_t kOneBits = 0x3f800000;  // the bits of 1.0F
 
-// Adds the kLanes values at x to the lanes.
+// One series' statistics, lane by lane: lane j adds values j, j + kLanes, ... of the series
+// (no addition is reordered within a lane). Counts are int32 lanes that subtract comparison
+// masks (-1 where true): exact, and one instruction per count.
+struct Run {
+  Vec sum{};
+  Vec abs{};
+  Vec squares{};
+  Mask active{};
+  Mask saturated{};
+};
+
+// Adds the vector v to the run. `valid` is all ones except in the padding lanes of a series'
+// last, partial vector, whose values are zeros: zeros add nothing to the sums, squares and
+// active counts, and are below Tanh's saturation bound, but Sigmoid's saturation test counts
+// them, so the mask applies there.
 template <Saturation kSat>
-ATLAS_KERNEL_INLINE void AddVector(const float* x, Lanes& lanes) {
-  Vec v;
-  std::memcpy(&v, x, sizeof(v));
+ATLAS_KERNEL_INLINE void AddVector(const Vec& v, const Mask& valid, Run& run) {
   const Vec a = __builtin_bit_cast(Vec, __builtin_bit_cast(Mask, v) & kAbsBits);
   const Vec zero{};
-  lanes.sum += v;
-  lanes.abs += a;
-  lanes.active += __builtin_bit_cast(Vec, (v > zero) & kOneBits);
+  run.sum += v;
+  run.abs += a;
+  run.squares += v * v;
+  run.active -= v > zero;
   if constexpr (kSat == Saturation::kTanh) {
-    lanes.saturated += __builtin_bit_cast(Vec, (a > zero + 0.99F) & kOneBits);
+    run.saturated -= a > zero + 0.99F;
   } else if constexpr (kSat == Saturation::kSigmoid) {
-    lanes.saturated +=
-        __builtin_bit_cast(Vec, ((v < zero + 0.01F) | (v > zero + 0.99F)) & kOneBits);
+    run.saturated -= ((v < zero + 0.01F) | (v > zero + 0.99F)) & valid;
   }
-  lanes.squares += v * v;
 }
 
-// Adds x[0 .. count) (count < kLanes) to lanes 0 .. count, one value at a time.
+// The valid lanes of a partial vector of `count` values (count < kLanes).
+ATLAS_KERNEL_INLINE void ValidLanes(std::size_t count, Mask& valid) {
+  const Mask index{0, 1, 2, 3, 4, 5, 6, 7};
+  valid = index < (Mask{} + static_cast<std::int32_t>(count));
+}
+
+// x[0 .. count) (count < kLanes) followed by zeros.
+ATLAS_KERNEL_INLINE void LoadPartial(const float* x, std::size_t count, Vec& v) {
+  v = Vec{};
+  std::memcpy(&v, x, count * sizeof(float));
+}
+
+// The run of the series x[0 .. n): its full vectors, then its partial last one.
 template <Saturation kSat>
-ATLAS_KERNEL_INLINE void AddTail(const float* x, std::size_t count, Lanes& lanes) {
-  for (std::size_t j = 0; j < count; ++j) {
-    const float v = x[j];
-    lanes.sum[j] += v;
-    lanes.abs[j] += std::fabs(v);
-    lanes.active[j] += v > 0.0F ? 1.0F : 0.0F;
-    if constexpr (kSat != Saturation::kNone) lanes.saturated[j] += SaturatedOne<kSat>(v);
-    lanes.squares[j] += v * v;
+ATLAS_KERNEL_INLINE void AddSeries(const float* x, std::size_t n, Run& run) {
+  const Mask all = Mask{} - 1;
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    Vec v;
+    std::memcpy(&v, x + i, sizeof(v));
+    AddVector<kSat>(v, all, run);
   }
+  if (i < n) {
+    Vec v;
+    Mask valid;
+    LoadPartial(x + i, n - i, v);
+    ValidLanes(n - i, valid);
+    AddVector<kSat>(v, valid, run);
+  }
+}
+
+// A vector in a struct, so that arrays of them are std::arrays (a vector type as a template
+// argument would lose its attributes).
+struct Slot {
+  Vec v;
+};
+using Vecs = std::array<Slot, kLanes>;
+
+// The lanes of r[0] .. r[7] added pairwise into one vector: lane j is the total of r[j]'s lanes.
+// Three rounds of shuffles and adds (8 -> 4 -> 2 -> 1 vectors) instead of eight sequential
+// horizontal sums.
+ATLAS_KERNEL_INLINE void LaneTotals(const Vecs& r, Vec& out) {
+  std::array<Slot, 4> pairs;
+  for (std::size_t k = 0; k < 4; ++k) {
+    const Vec& a = r[2 * k].v;
+    const Vec& b = r[(2 * k) + 1].v;
+    pairs[k].v = __builtin_shufflevector(a, b, 0, 8, 2, 10, 4, 12, 6, 14) +
+                 __builtin_shufflevector(a, b, 1, 9, 3, 11, 5, 13, 7, 15);
+  }
+  std::array<Slot, 2> quads;
+  for (std::size_t k = 0; k < 2; ++k) {
+    const Vec& a = pairs[2 * k].v;
+    const Vec& b = pairs[(2 * k) + 1].v;
+    quads[k].v = __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13) +
+                 __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15);
+  }
+  out = __builtin_shufflevector(quads[0].v, quads[1].v, 0, 1, 2, 3, 8, 9, 10, 11) +
+        __builtin_shufflevector(quads[0].v, quads[1].v, 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
 ATLAS_KERNEL_INLINE float LaneTotal(const Vec& lanes) {
@@ -134,87 +171,169 @@ ATLAS_KERNEL_INLINE float LaneTotal(const Vec& lanes) {
   return total;
 }
 
-// Adds the run x[0 .. count) to the lanes (lane j takes positions j, j + kLanes, ...). The full
-// vectors go through a local copy that lives in registers (it is never indexed by a variable,
-// which would put it on the stack); the tail goes to `lanes` itself, one value at a time.
-template <Saturation kSat>
-ATLAS_KERNEL_INLINE void AddRun(const float* x, std::size_t count, Lanes& lanes) {
-  Lanes local = lanes;
-  std::size_t i = 0;
-  for (; i + kLanes <= count; i += kLanes) AddVector<kSat>(x + i, local);
-  lanes = local;
-  if (i < count) AddTail<kSat>(x + i, count - i, lanes);
-}
-
 // The layout of AccumulateUnits' accumulator: four per-unit blocks, then two scalars.
 enum Block : std::size_t { kSum = 0, kAbs = 1, kActive = 2, kSaturated = 3 };
 
-// Adds lanes 0 .. count of `lanes` to the per-unit sums of units first .. first + count.
-ATLAS_KERNEL_INLINE void FlushUnits(const Lanes& lanes, std::size_t first, std::size_t count,
-                                    std::size_t units, double* acc) {
-  for (std::size_t j = 0; j < count; ++j) {
-    acc[(kSum * units) + first + j] += lanes.sum[j];
-    acc[(kAbs * units) + first + j] += lanes.abs[j];
-    acc[(kActive * units) + first + j] += lanes.active[j];
-    acc[(kSaturated * units) + first + j] += lanes.saturated[j];
+// Adds the first `count` lanes of `values` (one per unit) to acc[first ..], in double.
+ATLAS_KERNEL_INLINE void FoldLanes(const Vec& values, std::size_t count, double* acc) {
+  const Wide wide = __builtin_convertvector(values, Wide);
+  if (count == kLanes) {
+    Wide total;
+    std::memcpy(&total, acc, sizeof(total));
+    total += wide;
+    std::memcpy(acc, &total, sizeof(total));
+  } else {
+    for (std::size_t j = 0; j < count; ++j) acc[j] += wide[j];
   }
 }
 
-// x viewed as (outer, units, inner) with inner > 1: each (row, unit) is one contiguous run, and
-// each unit has its own lanes, flushed into the doubles every ~kChunk of its values.
+// Per-unit statistics of kLanes units at once (unit first + j in lane j), folded into the
+// accumulator's double blocks; their squares go to `squares` (lane by lane, in double).
+struct UnitLanes {
+  Vec sum{};
+  Vec abs{};
+  Vec squares{};
+  Vec active{};
+  Vec saturated{};
+};
+
+ATLAS_KERNEL_INLINE void FoldUnits(const UnitLanes& lanes, std::size_t first, std::size_t count,
+                                   std::size_t units, double* acc, Wide& squares) {
+  FoldLanes(lanes.sum, count, acc + (kSum * units) + first);
+  FoldLanes(lanes.abs, count, acc + (kAbs * units) + first);
+  FoldLanes(lanes.active, count, acc + (kActive * units) + first);
+  FoldLanes(lanes.saturated, count, acc + (kSaturated * units) + first);
+  squares += __builtin_convertvector(lanes.squares, Wide);
+}
+
+// The pieces x[unit * inner .. unit * inner + piece) of every unit of one row (AccumulateRuns).
+template <Saturation kSat>
+ATLAS_KERNEL_INLINE void AccumulatePieces(const float* base, std::size_t units, std::size_t inner,
+                                          std::size_t piece, double* acc, Wide& squares) {
+  for (std::size_t first = 0; first < units; first += kLanes) {
+    const std::size_t count = std::min(kLanes, units - first);
+    // Not zero-initialised (clearing them costs as much as a short series): lanes past `count`
+    // are cleared below, in a partial block only.
+    Vecs sum;
+    Vecs abs;
+    Vecs sq;
+    Vecs active;
+    Vecs saturated;
+    for (std::size_t j = count; j < kLanes; ++j) {
+      sum[j].v = abs[j].v = sq[j].v = active[j].v = saturated[j].v = Vec{};
+    }
+    for (std::size_t j = 0; j < count; ++j) {
+      Run run;
+      AddSeries<kSat>(base + ((first + j) * inner), piece, run);
+      sum[j].v = run.sum;
+      abs[j].v = run.abs;
+      sq[j].v = run.squares;
+      active[j].v = __builtin_convertvector(run.active, Vec);
+      saturated[j].v = __builtin_convertvector(run.saturated, Vec);
+    }
+    UnitLanes lanes;
+    LaneTotals(sum, lanes.sum);
+    LaneTotals(abs, lanes.abs);
+    LaneTotals(sq, lanes.squares);
+    LaneTotals(active, lanes.active);
+    LaneTotals(saturated, lanes.saturated);
+    FoldUnits(lanes, first, count, units, acc, squares);
+  }
+}
+
+// x viewed as (outer, units, inner) with inner > 1: each (row, unit) is one contiguous series.
+// Each series is reduced in float lanes from zero (so consecutive series are independent chains
+// of additions that the CPU overlaps), the series of kLanes consecutive units are turned into
+// per-unit totals by LaneTotals, and those are folded into the doubles: float accumulation
+// never spans more than one series of `inner` values.
 template <Saturation kSat>
 ATLAS_KERNEL_INLINE double AccumulateRuns(const float* x, std::size_t outer, std::size_t units,
                                           std::size_t inner, double* acc) {
-  std::vector<Lanes> lanes(units);
-  double squares = 0.0;
-  const std::size_t rows_per_flush = std::max<std::size_t>(1, kChunk / inner);
+  Wide squares{};
   for (std::size_t row = 0; row < outer; ++row) {
-    for (std::size_t unit = 0; unit < units; ++unit) {
-      AddRun<kSat>(x + (((row * units) + unit) * inner), inner, lanes[unit]);
-    }
-    if ((row + 1) % rows_per_flush == 0 || row + 1 == outer) {
-      for (std::size_t unit = 0; unit < units; ++unit) {
-        Lanes& l = lanes[unit];
-        acc[(kSum * units) + unit] += LaneTotal(l.sum);
-        acc[(kAbs * units) + unit] += LaneTotal(l.abs);
-        acc[(kActive * units) + unit] += LaneTotal(l.active);
-        acc[(kSaturated * units) + unit] += LaneTotal(l.saturated);
-        squares += LaneTotal(l.squares);
-        l = Lanes{};
-      }
+    // A series longer than kChunk is taken in pieces of kChunk values, each folded alone.
+    for (std::size_t offset = 0; offset < inner; offset += kChunk) {
+      const std::size_t piece = std::min(kChunk, inner - offset);
+      AccumulatePieces<kSat>(x + (row * units * inner) + offset, units, inner, piece, acc, squares);
     }
   }
-  return squares;
+  double total = 0.0;
+  for (std::size_t j = 0; j < kLanes; ++j) total += squares[j];
+  return total;
+}
+
+// The run of kLanes units first .. first + count down rows begin .. end of x viewed as
+// (outer, units): lane j is unit first + j.
+template <Saturation kSat>
+ATLAS_KERNEL_INLINE void AddColumns(const float* x, std::size_t units, std::size_t begin,
+                                    std::size_t end, std::size_t first, std::size_t count,
+                                    Run& run) {
+  if (count == kLanes) {
+    const Mask all = Mask{} - 1;
+    for (std::size_t row = begin; row < end; ++row) {
+      Vec v;
+      std::memcpy(&v, x + (row * units) + first, sizeof(v));
+      AddVector<kSat>(v, all, run);
+    }
+  } else {
+    Mask valid;
+    ValidLanes(count, valid);
+    for (std::size_t row = begin; row < end; ++row) {
+      Vec v;
+      LoadPartial(x + (row * units) + first, count, v);
+      AddVector<kSat>(v, valid, run);
+    }
+  }
+}
+
+// Folds a run whose lane j is unit first + j (AccumulateRows) into the accumulator.
+ATLAS_KERNEL_INLINE void FoldRun(const Run& run, std::size_t first, std::size_t count,
+                                 std::size_t units, double* acc, Wide& squares) {
+  UnitLanes lanes;
+  lanes.sum = run.sum;
+  lanes.abs = run.abs;
+  lanes.squares = run.squares;
+  lanes.active = __builtin_convertvector(run.active, Vec);
+  lanes.saturated = __builtin_convertvector(run.saturated, Vec);
+  FoldUnits(lanes, first, count, units, acc, squares);
 }
 
 // x viewed as (outer, units) (units last): lane j of the block of units first .. first + kLanes
-// is unit first + j, so each row adds one vector per block. Blocks are taken one at a time down
-// the rows (their lanes stay in registers), in chunks of kChunk rows flushed into the doubles.
+// is unit first + j, so each row adds one vector per block and no lanes need adding up. Two
+// blocks go down the rows together (two independent chains of additions), in chunks of
+// kRowChunk rows folded into the doubles.
 template <Saturation kSat>
 ATLAS_KERNEL_INLINE double AccumulateRows(const float* x, std::size_t outer, std::size_t units,
                                           double* acc) {
-  double squares = 0.0;
-  for (std::size_t begin = 0; begin < outer; begin += kChunk) {
-    const std::size_t end = std::min(outer, begin + kChunk);
-    for (std::size_t first = 0; first < units; first += kLanes) {
-      const std::size_t count = std::min(kLanes, units - first);
-      Lanes lanes;
-      if (count == kLanes) {
-        Lanes local;
-        for (std::size_t row = begin; row < end; ++row) {
-          AddVector<kSat>(x + (row * units) + first, local);
-        }
-        lanes = local;
-      } else {
-        for (std::size_t row = begin; row < end; ++row) {
-          AddTail<kSat>(x + (row * units) + first, count, lanes);
-        }
+  Wide squares{};
+  for (std::size_t begin = 0; begin < outer; begin += kRowChunk) {
+    const std::size_t end = std::min(outer, begin + kRowChunk);
+    std::size_t first = 0;
+    for (; first + (2 * kLanes) <= units; first += 2 * kLanes) {
+      Run left;
+      Run right;
+      const Mask all = Mask{} - 1;
+      for (std::size_t row = begin; row < end; ++row) {
+        Vec a;
+        Vec b;
+        std::memcpy(&a, x + (row * units) + first, sizeof(a));
+        std::memcpy(&b, x + (row * units) + first + kLanes, sizeof(b));
+        AddVector<kSat>(a, all, left);
+        AddVector<kSat>(b, all, right);
       }
-      FlushUnits(lanes, first, count, units, acc);
-      squares += LaneTotal(lanes.squares);
+      FoldRun(left, first, kLanes, units, acc, squares);
+      FoldRun(right, first + kLanes, kLanes, units, acc, squares);
+    }
+    for (; first < units; first += kLanes) {
+      const std::size_t count = std::min(kLanes, units - first);
+      Run run;
+      AddColumns<kSat>(x, units, begin, end, first, count, run);
+      FoldRun(run, first, count, units, acc, squares);
     }
   }
-  return squares;
+  double total = 0.0;
+  for (std::size_t j = 0; j < kLanes; ++j) total += squares[j];
+  return total;
 }
 
 ATLAS_KERNEL_INLINE double CountNonFinite(const float* x, std::size_t n) {

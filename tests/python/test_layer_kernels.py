@@ -26,7 +26,20 @@ def unit_accumulator(a: torch.Tensor, units: int, inner: int, saturation: int) -
 
 @pytest.mark.parametrize(
     ("shape", "unit_dim", "saturation"),
-    [((16, 8, 5, 7), 1, 0), ((64, 40), 1, 1), ((4, 9, 13), 2, 2), ((3, 6, 1000), 1, 1)],
+    [
+        ((16, 8, 5, 7), 1, 0),
+        ((64, 40), 1, 1),
+        ((4, 9, 13), 2, 2),
+        ((3, 6, 1000), 1, 1),
+        # Series of a few values, padded in one partial vector (Sigmoid counts the padding
+        # unless it is masked out).
+        ((8, 3, 5), 1, 2),
+        # A series longer than the kernel's float chunk, and a partial block of 3 units.
+        ((2, 11, 8197), 1, 2),
+        # Units last: more rows than one float chunk, a pair of 8-unit blocks and a partial one.
+        ((1500, 21), 1, 2),
+        ((700, 16), 1, 0),
+    ],
 )
 def test_accumulate_units_matches_torch(
     shape: tuple[int, ...], unit_dim: int, saturation: int
