@@ -133,6 +133,10 @@ class _Layer:
     # keeps its memory from sample to sample.
     host: torch.Tensor | None = None
     host_buffer: torch.Tensor | None = None
+    host_buffer_view: Any = None  # _host_view(host_buffer), made once
+    # The (units, inner) of the last output shape seen (_unit_layout), by that shape.
+    host_shape: torch.Size | None = None
+    host_layout: tuple[int, int] = (0, 0)
 
     def reset(self) -> None:
         self.unit_sum = self.unit_abs = self.unit_active = self.unit_sat = None
@@ -221,6 +225,7 @@ class LayerHealth:
         self._param_layer = [i for i, _ in self._flat]
         self._param_size = [p.numel() for _, p in self._flat]
         self._buffers: dict[int, torch.Tensor] = {}  # weight copies, by parameter index
+        self._host_params: _HostParams | None = None  # the CPU path's views (_host_params_now)
         self._sample: _Sample | None = None
         # The activation hooks, and whether they reduce the outputs they see. Sampling every
         # step, the hooks stay on between samples (putting nine hooks on and taking them off
@@ -299,30 +304,42 @@ class LayerHealth:
     # ----- activations, on the device -----
 
     def _hook(self, layer: _Layer) -> Callable[[nn.Module, Any, Any], None]:
+        # Called ~10-20 times per sampled step: the common case (a CPU float32 tensor) goes
+        # straight to the kernel, without torch.no_grad() (the kernel builds no graph) or a
+        # context manager; errors are contained as by Containment.capture.
+        contain = self._containment.contain
+        site = "layer_health.activations"
+
         def hook(module: nn.Module, args: Any, output: Any) -> None:
             if not self._watching or not torch.is_grad_enabled():
                 return
-            with self._containment.capture("layer_health.activations"), torch.no_grad():
-                tensor = first_tensor(output)
-                if tensor is not None and tensor.is_floating_point() and tensor.numel() > 0:
-                    self._accumulate(layer, tensor.detach())
+            try:
+                tensor = output if type(output) is torch.Tensor else first_tensor(output)
+                if tensor is None or tensor.numel() == 0:
+                    return
+                if _host_float32_dense(tensor):
+                    self._accumulate(layer, tensor)
+                elif tensor.is_floating_point():
+                    with torch.no_grad():
+                        self._accumulate(layer, tensor.detach())
+            except Exception as error:
+                contain(site, error)
 
         return hook
 
     def _accumulate(self, layer: _Layer, a: torch.Tensor) -> None:
         """Adds one output's per-unit sums to the layer's, in a few passes and without
         reshaping copies: per-unit sums reduce over every dimension but the unit's."""
-        a = a.float()
-        if a.dim() >= 3 and layer.channel_first:
-            unit_dim = 1
-        elif a.dim() >= 2:
-            unit_dim = a.dim() - 1
-        else:
-            a = a.reshape(1, -1)
-            unit_dim = 1
-        if _on_host(a):
-            self._accumulate_host(layer, a, unit_dim)
+        if _host_float32_dense(a):
+            self._accumulate_host(layer, a)
             return
+        a = a.float()
+        if _host_float32_dense(a):
+            self._accumulate_host(layer, a)
+            return
+        unit_dim = _unit_dim(a.dim(), layer.channel_first)
+        if a.dim() < 2:
+            a = a.reshape(1, -1)
         dims = tuple(d for d in range(a.dim()) if d != unit_dim)
         units = a.shape[unit_dim]
         unit_sum = a.sum(dims)
@@ -355,31 +372,40 @@ class LayerHealth:
         layer.elements += a.numel()
         layer.rows += a.numel() // units
 
-    def _accumulate_host(self, layer: _Layer, a: torch.Tensor, unit_dim: int) -> None:
-        """The CPU path of _accumulate: one pass of a C++ kernel over `a` (float32)."""
-        units = a.shape[unit_dim]
+    def _accumulate_host(self, layer: _Layer, a: torch.Tensor) -> None:
+        """The CPU path of _accumulate: one pass of a C++ kernel over `a` (a CPU float32 tensor,
+        which needs no detaching: the kernel only reads it)."""
+        shape = a.shape
+        if shape != layer.host_shape:
+            layer.host_layout = _unit_layout(shape, layer.channel_first)
+            layer.host_shape = shape
+        units, inner = layer.host_layout
         size = 4 * units + 2
         if layer.host is None:
             buffer = layer.host_buffer
             if buffer is None or buffer.numel() != size:
                 buffer = layer.host_buffer = torch.empty(size, dtype=torch.float64)
+                layer.host_buffer_view = _host_view(buffer)
             buffer.zero_()
             layer.host = buffer
         elif layer.host.numel() != size:
             return  # a call with another unit count (variable shapes): keep the first
-        inner = math.prod(a.shape[unit_dim + 1 :])
-        saturation = _SATURATION_CODE[layer.saturation]
+        if not a.is_contiguous():
+            a = a.contiguous()
         _atlas.accumulate_units(
-            _host_view(a.contiguous()), units, inner, saturation, _host_view(layer.host)
+            _host_view(a.detach()),
+            units,
+            inner,
+            _SATURATION_CODE[layer.saturation],
+            layer.host_buffer_view,
         )
-        layer.elements += a.numel()
-        layer.rows += a.numel() // units
+        elements = a.numel()
+        layer.elements += elements
+        layer.rows += elements // units
 
     # ----- parameters, on the device -----
 
     def _reduce_params(self) -> _Params:
-        layer_of = [layer_index for layer_index, _ in self._flat]
-        weights = [param.detach() for _, param in self._flat]
         grad_of: list[int] = []
         grads: list[torch.Tensor] = []
         for index, (_, param) in enumerate(self._flat):
@@ -389,22 +415,13 @@ class LayerHealth:
             if grad.is_sparse:
                 grad = grad.coalesce().values()
             grad_of.append(index)
-            grads.append(grad.detach())
-        if _host_float32(weights) and _host_float32(grads):
-            return _Params(
-                layer_of,
-                None,
-                None,
-                None,
-                [],
-                grad_of,
-                None,
-                None,
-                [],
-                snapshot_of=self._snapshot(weights),
-                host_weight=_host_raw(weights),
-                host_grad=_host_raw(grads),
-            )
+            grads.append(grad)
+        host = self._host_params_now()
+        if host is not None and _host_float32(grads):
+            return self._reduce_host_params(host, grad_of, grads)
+        layer_of = [layer_index for layer_index, _ in self._flat]
+        weights = [param.detach() for _, param in self._flat]
+        grads = [grad.detach() for grad in grads]
         weight_norm = _norms(weights)
         weight_abs_tensors = [w.abs() for w in weights]
         grad_norm = _norms(grads)
@@ -423,6 +440,49 @@ class LayerHealth:
             snapshot_of=self._snapshot(weights),
         )
         return params
+
+    def _host_params_now(self) -> _HostParams | None:
+        """The CPU path's views of the weights and their copies, when every watched weight is
+        a CPU float32 contiguous tensor: kept from sample to sample, and made again when a
+        parameter's storage changed (``param.data = ...``, ``module.to(...)``)."""
+        params = [param for _, param in self._flat]
+        host = self._host_params
+        if host is not None and host.current(params):
+            return host
+        self._host_params = None
+        if not _host_float32([param.detach() for param in params]):
+            return None
+        self._host_params = _HostParams(params, self._config.update_ratio_max_bytes)
+        self._param_size = [param.numel() for param in params]
+        return self._host_params
+
+    def _reduce_host_params(
+        self, host: _HostParams, grad_of: list[int], grads: list[torch.Tensor]
+    ) -> _Params:
+        """One pass of _atlas.tensor_stats over the weights (copying those the update ratio
+        needs in the same pass) and one over the gradients."""
+        view = _host_view
+        host_weight = torch.empty(4 * len(host.weights), dtype=torch.float64)
+        host_grad = torch.empty(4 * len(grads), dtype=torch.float64)
+        _atlas.tensor_stats(host.weights, view(host_weight), host.copy_into)
+        if grads:
+            # A gradient needs detaching only when it is part of a graph (create_graph=True).
+            views = [view(g.detach() if g.requires_grad else g) for g in grads]
+            _atlas.tensor_stats(views, view(host_grad))
+        return _Params(
+            self._param_layer,
+            None,
+            None,
+            None,
+            [],
+            grad_of,
+            None,
+            None,
+            [],
+            snapshot_of=host.snapshot_of,
+            host_weight=host_weight,
+            host_grad=host_grad,
+        )
 
     def _snapshot(self, weights: list[torch.Tensor]) -> list[int]:
         """Copies the weights into reused buffers, within update_ratio_max_bytes."""
@@ -444,13 +504,18 @@ class LayerHealth:
     def _update_norms(self, params: _Params) -> None:
         if not params.snapshot_of:
             return
-        weights = [self._flat[i][1].detach() for i in params.snapshot_of]
-        before = [self._buffers[i] for i in params.snapshot_of]
-        if _host_float32(weights):
-            squares = torch.empty(len(weights), dtype=torch.float64)
-            _atlas.squared_distances(_host_views(weights), _host_views(before), _host_view(squares))
+        if params.host_weight is not None:
+            host = self._host_params
+            if host is None or not host.current([param for _, param in self._flat]):
+                # A parameter was replaced since collect(): its copy no longer compares.
+                params.snapshot_of = []
+                return
+            squares = torch.empty(len(host.copies), dtype=torch.float64)
+            _atlas.squared_distances(host.copied, host.copies, _host_view(squares))
             params.update_sq = squares
             return
+        weights = [self._flat[i][1].detach() for i in params.snapshot_of]
+        before = [self._buffers[i] for i in params.snapshot_of]
         params.update_norm = _stack(_norms(list(torch._foreach_sub(weights, before))))
 
     # ----- to the host, once -----
@@ -526,7 +591,7 @@ class LayerHealth:
         layers = [
             (
                 layer.name,
-                view(layer.host) if layer.host is not None else None,
+                layer.host_buffer_view if layer.host is not None else None,
                 layer.rows,
                 layer.elements,
                 layer.saturation is not None,
@@ -635,6 +700,42 @@ def _unpack_host(layer: _Layer) -> None:
     layer.nonfinite = [float(host[4 * units + 1])]
 
 
+class _HostParams:
+    """The CPU path's views (see _pick_host_view) of the watched weights, and of the copies the
+    update ratio compares them with, made once rather than at every sample: a view shares its
+    tensor's memory, so it reads the weights as the optimizer updates them in place. Valid
+    while every parameter keeps its storage and shape (checked by `current`)."""
+
+    def __init__(self, params: list[nn.Parameter], budget: int) -> None:
+        weights = [param.detach() for param in params]
+        self._identity = [(param.data_ptr(), param.shape) for param in params]
+        self.weights = _host_views(weights)
+        # Copies within update_ratio_max_bytes, in parameter order (as _snapshot chooses).
+        self.snapshot_of: list[int] = []
+        copies: list[torch.Tensor] = []
+        for index, weight in enumerate(weights):
+            size = weight.numel() * weight.element_size()
+            if size <= budget:
+                budget -= size
+                self.snapshot_of.append(index)
+                copies.append(torch.empty_like(weight))
+        self.copies = _host_views(copies)
+        self.copied = [self.weights[i] for i in self.snapshot_of]
+        # tensor_stats' `copies`: per weight, the view its values are copied into, or None.
+        copy_of = dict(zip(self.snapshot_of, self.copies, strict=True))
+        self.copy_into = [copy_of.get(i) for i in range(len(weights))]
+
+    def current(self, params: list[nn.Parameter]) -> bool:
+        """Whether the views still show `params` (same storage, same shape)."""
+        identity = self._identity
+        if len(params) != len(identity):
+            return False
+        for param, (pointer, shape) in zip(params, identity, strict=True):
+            if param.data_ptr() != pointer or param.shape != shape:
+                return False
+        return True
+
+
 def _numpy_view(t: torch.Tensor) -> Any:
     return t.numpy()
 
@@ -665,30 +766,44 @@ def _host_views(tensors: list[torch.Tensor]) -> list[Any]:
     return [view(t) for t in tensors]
 
 
+def _unit_dim(dims: int, channel_first: bool) -> int:
+    """The dimension of an output's units (see the module docstring); outputs of fewer than two
+    dimensions are taken as one row of units."""
+    if dims >= 3 and channel_first:
+        return 1
+    return dims - 1 if dims >= 2 else 1
+
+
+def _unit_layout(shape: torch.Size, channel_first: bool) -> tuple[int, int]:
+    """(units, inner) of an output of `shape` for _atlas.accumulate_units: the unit count and
+    the number of contiguous values of one unit in a row (1 when units are the last dimension)."""
+    if len(shape) < 2:
+        return math.prod(shape), 1
+    unit_dim = _unit_dim(len(shape), channel_first)
+    return shape[unit_dim], math.prod(shape[unit_dim + 1 :])
+
+
+def _host_float32_dense(t: torch.Tensor) -> bool:
+    """Whether _accumulate_host takes `t`: a CPU float32 strided tensor (it copies a
+    non-contiguous one first)."""
+    return t.dtype is torch.float32 and t.layout is torch.strided and _on_host(t)
+
+
 def _on_host(t: torch.Tensor) -> bool:
     """Whether `t` takes the C++ kernels (CPU): the one switch between the two paths."""
-    return t.device.type == "cpu"
+    return t.is_cpu
 
 
 def _host_float32(tensors: list[torch.Tensor]) -> bool:
     """Whether the C++ kernels can read `tensors` in place: CPU, float32, contiguous, dense."""
     return all(
-        _on_host(t) and t.dtype == torch.float32 and t.is_contiguous() and t.layout == torch.strided
+        t.dtype is torch.float32 and t.layout is torch.strided and _on_host(t) and t.is_contiguous()
         for t in tensors
     )
 
 
 # A float64 tensor with no values, for the arrays of a sample that has none.
 _EMPTY = torch.empty(0, dtype=torch.float64)
-
-
-def _host_raw(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """[sum of squares, sum of |x|, count of |x| < 1e-8, non-finite count] of each tensor (CPU
-    float32), by one pass of _atlas.tensor_stats each: four float64 values per tensor."""
-    out = torch.empty(4 * len(tensors), dtype=torch.float64)
-    if tensors:
-        _atlas.tensor_stats(_host_views(tensors), _host_view(out))
-    return out
 
 
 def _expand_host(params: _Params) -> None:

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -147,14 +148,14 @@ using Vecs = std::array<Slot, kLanes>;
 // Three rounds of shuffles and adds (8 -> 4 -> 2 -> 1 vectors) instead of eight sequential
 // horizontal sums.
 ATLAS_KERNEL_INLINE void LaneTotals(const Vecs& r, Vec& out) {
-  std::array<Slot, 4> pairs;
+  std::array<Slot, 4> pairs{};
   for (std::size_t k = 0; k < 4; ++k) {
     const Vec& a = r[2 * k].v;
     const Vec& b = r[(2 * k) + 1].v;
     pairs[k].v = __builtin_shufflevector(a, b, 0, 8, 2, 10, 4, 12, 6, 14) +
                  __builtin_shufflevector(a, b, 1, 9, 3, 11, 5, 13, 7, 15);
   }
-  std::array<Slot, 2> quads;
+  std::array<Slot, 2> quads{};
   for (std::size_t k = 0; k < 2; ++k) {
     const Vec& a = pairs[2 * k].v;
     const Vec& b = pairs[(2 * k) + 1].v;
@@ -262,15 +263,25 @@ ATLAS_KERNEL_INLINE double AccumulateRuns(const float* x, std::size_t outer, std
   return total;
 }
 
-// The run of kLanes units first .. first + count down rows begin .. end of x viewed as
-// (outer, units): lane j is unit first + j.
+// The runs of kLanes units first .. first + count down rows begin .. end of x viewed as
+// (outer, units): lane j is unit first + j. A full block alternates rows between `run` and
+// `other` (two independent chains of additions); a partial one adds every row to `run`.
 template <Saturation kSat>
 ATLAS_KERNEL_INLINE void AddColumns(const float* x, std::size_t units, std::size_t begin,
-                                    std::size_t end, std::size_t first, std::size_t count,
-                                    Run& run) {
+                                    std::size_t end, std::size_t first, std::size_t count, Run& run,
+                                    Run& other) {
   if (count == kLanes) {
     const Mask all = Mask{} - 1;
-    for (std::size_t row = begin; row < end; ++row) {
+    std::size_t row = begin;
+    for (; row + 2 <= end; row += 2) {
+      Vec a;
+      Vec b;
+      std::memcpy(&a, x + (row * units) + first, sizeof(a));
+      std::memcpy(&b, x + ((row + 1) * units) + first, sizeof(b));
+      AddVector<kSat>(a, all, run);
+      AddVector<kSat>(b, all, other);
+    }
+    if (row < end) {
       Vec v;
       std::memcpy(&v, x + (row * units) + first, sizeof(v));
       AddVector<kSat>(v, all, run);
@@ -300,8 +311,9 @@ ATLAS_KERNEL_INLINE void FoldRun(const Run& run, std::size_t first, std::size_t 
 
 // x viewed as (outer, units) (units last): lane j of the block of units first .. first + kLanes
 // is unit first + j, so each row adds one vector per block and no lanes need adding up. Two
-// blocks go down the rows together (two independent chains of additions), in chunks of
-// kRowChunk rows folded into the doubles.
+// blocks go down the rows together (two independent chains of additions; a last single block
+// alternates rows between two runs instead), in chunks of kRowChunk rows folded into the
+// doubles.
 template <Saturation kSat>
 ATLAS_KERNEL_INLINE double AccumulateRows(const float* x, std::size_t outer, std::size_t units,
                                           double* acc) {
@@ -327,8 +339,10 @@ ATLAS_KERNEL_INLINE double AccumulateRows(const float* x, std::size_t outer, std
     for (; first < units; first += kLanes) {
       const std::size_t count = std::min(kLanes, units - first);
       Run run;
-      AddColumns<kSat>(x, units, begin, end, first, count, run);
+      Run other;
+      AddColumns<kSat>(x, units, begin, end, first, count, run, other);
       FoldRun(run, first, count, units, acc, squares);
+      FoldRun(other, first, count, units, acc, squares);
     }
   }
   double total = 0.0;
@@ -383,8 +397,11 @@ void AccumulateUnits(const FloatIn& a, std::size_t units, std::size_t inner, int
   AccumulateUnitsKernel(a.data(), n, units, inner, saturation, acc.data());
 }
 
-// [sum of squares, sum of |x|, count of |x| < 1e-8, non-finite count] of one tensor.
-ATLAS_KERNEL_CLONES std::array<double, 4> TensorStats(const float* x, std::size_t n) {
+// [sum of squares, sum of |x|, count of |x| < 1e-8, non-finite count] of one tensor; with
+// kCopy, x is also copied to `copy` in the same pass (the weight copy for the update ratio).
+template <bool kCopy>
+ATLAS_KERNEL_INLINE std::array<double, 4> TensorStatsAs(const float* x, std::size_t n,
+                                                        float* copy) {
   std::array<double, 4> out{};
   for (std::size_t start = 0; start < n; start += kChunk) {
     const std::size_t end = std::min(n, start + kChunk);
@@ -396,6 +413,7 @@ ATLAS_KERNEL_CLONES std::array<double, 4> TensorStats(const float* x, std::size_
     for (; i + kLanes <= end; i += kLanes) {
       Vec v;
       std::memcpy(&v, x + i, sizeof(v));
+      if constexpr (kCopy) std::memcpy(copy + i, &v, sizeof(v));
       const Vec a = __builtin_bit_cast(Vec, __builtin_bit_cast(Mask, v) & kAbsBits);
       squares += v * v;
       abs += a;
@@ -403,6 +421,7 @@ ATLAS_KERNEL_CLONES std::array<double, 4> TensorStats(const float* x, std::size_
     }
     for (std::size_t j = 0; i < end; ++i, ++j) {
       const float v = x[i];
+      if constexpr (kCopy) copy[i] = v;
       squares[j] += v * v;
       abs[j] += std::fabs(v);
       small[j] += std::fabs(v) < kSparseEps ? 1.0F : 0.0F;
@@ -417,14 +436,31 @@ ATLAS_KERNEL_CLONES std::array<double, 4> TensorStats(const float* x, std::size_
   return out;
 }
 
-// TensorStats of each tensor, into out[4 * i .. 4 * i + 3].
-void TensorsStats(const std::vector<FloatIn>& tensors, DoubleOut& out) {
+ATLAS_KERNEL_CLONES std::array<double, 4> TensorStats(const float* x, std::size_t n, float* copy) {
+  return copy == nullptr ? TensorStatsAs<false>(x, n, nullptr) : TensorStatsAs<true>(x, n, copy);
+}
+
+using FloatOut = nb::ndarray<float, nb::c_contig, nb::device::cpu>;  // any shape
+
+// TensorStats of each tensor, into out[4 * i .. 4 * i + 3]. `copies` is empty, or has one entry
+// per tensor: None, or an array of the tensor's size that receives its values.
+void TensorsStats(const std::vector<FloatIn>& tensors, DoubleOut& out,
+                  const std::vector<std::optional<FloatOut>>& copies) {
   if (out.shape(0) != 4 * tensors.size()) {
     throw nb::value_error("tensor_stats: out must hold 4 values per tensor");
   }
+  if (!copies.empty() && copies.size() != tensors.size()) {
+    throw nb::value_error("tensor_stats: copies must be empty or have one entry per tensor");
+  }
+  for (std::size_t t = 0; t < copies.size(); ++t) {
+    if (copies[t] && copies[t]->size() != tensors[t].size()) {
+      throw nb::value_error("tensor_stats: a copy differs in size from its tensor");
+    }
+  }
   const nb::gil_scoped_release release;
   for (std::size_t t = 0; t < tensors.size(); ++t) {
-    const std::array<double, 4> stats = TensorStats(tensors[t].data(), tensors[t].size());
+    float* copy = t < copies.size() && copies[t] ? copies[t]->data() : nullptr;
+    const std::array<double, 4> stats = TensorStats(tensors[t].data(), tensors[t].size(), copy);
     std::copy(stats.begin(), stats.end(), out.data() + (4 * t));
   }
 }
@@ -472,12 +508,100 @@ void SquaredDistances(const std::vector<FloatIn>& a, const std::vector<FloatIn>&
 
 // ----- layer_stats JSON -----
 
+// Exact decimals of at most this many significant digits: AppendExactDecimal's domain.
+constexpr std::uint64_t kExactDigitsLimit = 1'000'000'000'000'000;  // 10^15
+constexpr int kMaxFractionBits = 27;                                // 5^27 < 2^63
+
+// 5^k for k = 0 .. kMaxFractionBits.
+constexpr std::array<std::uint64_t, kMaxFractionBits + 1> kPowersOfFive = [] {
+  std::array<std::uint64_t, kMaxFractionBits + 1> powers{};
+  std::uint64_t power = 1;
+  for (auto& p : powers) {
+    p = power;
+    power *= 5;
+  }
+  return powers;
+}();
+
+// Writes a finite, non-zero |value| that is an exact decimal of at most 15 significant digits:
+// an integer below 10^15, or m / 2^k (m odd, k <= 27), which is m * 5^k / 10^k. Per-unit
+// fractions (count / rows) are of this kind when rows is a power of two, as with the usual batch
+// sizes. Such a value's own digits are its shortest round-trip form (any decimal of fewer digits
+// is at least 10^-15 of it away, more than half a double's ulp), so the text is what
+// std::to_chars writes, found without its general search: the same digits, and like it the
+// shorter of the fixed and scientific forms (fixed on a tie). Returns false, writing nothing,
+// for any other value.
+bool AppendExactDecimal(std::string& out, double magnitude) {
+  int exponent = 0;
+  const double fraction = std::frexp(magnitude, &exponent);  // magnitude = fraction * 2^exponent
+  auto mantissa = static_cast<std::uint64_t>(std::ldexp(fraction, 53));
+  int shift = exponent - 53;  // magnitude = mantissa * 2^shift
+  const int zeros = std::countr_zero(mantissa);
+  mantissa >>= zeros;
+  shift += zeros;
+  std::uint64_t digits_value = 0;  // magnitude = digits_value * 10^-places
+  int places = 0;
+  if (shift >= 0) {
+    if (shift > 50 || mantissa >= (kExactDigitsLimit >> std::min(shift, 50))) return false;
+    digits_value = mantissa << shift;
+  } else {
+    places = -shift;
+    if (places > kMaxFractionBits ||
+        mantissa >= kExactDigitsLimit / kPowersOfFive[static_cast<std::size_t>(places)]) {
+      return false;
+    }
+    digits_value = mantissa * kPowersOfFive[static_cast<std::size_t>(places)];
+  }
+  std::array<char, 24> digits{};
+  const auto written = std::to_chars(digits.data(), digits.data() + digits.size(), digits_value);
+  const auto count = static_cast<int>(written.ptr - digits.data());
+  int significant = count;  // without trailing zeros (only an integer has any)
+  while (significant > 1 && digits[static_cast<std::size_t>(significant) - 1] == '0') {
+    --significant;
+  }
+  const int decimal_exponent = count - 1 - places;  // of the leading digit
+  const int fixed_length = places == 0 ? count : (count > places ? count + 1 : places + 2);
+  const int exponent_digits = std::abs(decimal_exponent) >= 100 ? 3 : 2;
+  const int scientific_length = significant + (significant > 1 ? 1 : 0) + 2 + exponent_digits;
+  const std::string_view text(digits.data(), static_cast<std::size_t>(count));
+  if (fixed_length <= scientific_length) {
+    if (places == 0) {
+      out += text;
+    } else if (count > places) {
+      out += text.substr(0, static_cast<std::size_t>(count - places));
+      out += '.';
+      out += text.substr(static_cast<std::size_t>(count - places));
+    } else {
+      out += "0.";
+      out.append(static_cast<std::size_t>(places - count), '0');
+      out += text;
+    }
+  } else {
+    out += text[0];
+    if (significant > 1) {
+      out += '.';
+      out += text.substr(1, static_cast<std::size_t>(significant) - 1);
+    }
+    std::array<char, 8> tail{};
+    const int length = std::snprintf(tail.data(), tail.size(), "e%c%02d",
+                                     decimal_exponent < 0 ? '-' : '+', std::abs(decimal_exponent));
+    out.append(tail.data(), static_cast<std::size_t>(length));
+  }
+  return true;
+}
+
 void AppendNumber(std::string& out, double value) {
   if (std::isnan(value)) {
     out += "\"NaN\"";
   } else if (std::isinf(value)) {
     out += value > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+  } else if (value == 0.0) {
+    out += std::signbit(value) ? "-0" : "0";
   } else {
+    const std::size_t size = out.size();
+    if (value < 0) out += '-';
+    if (AppendExactDecimal(out, std::fabs(value))) return;
+    out.resize(size);
     std::array<char, 32> buffer{};
     const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
     out.append(buffer.data(), result.ptr);
@@ -722,22 +846,34 @@ void AppendHostEntry(std::string& out, std::string_view name, const HostEntry& e
   AppendFields(out, entry.fields);
   if (!entry.extra.empty() || !entry.arrays.empty()) {
     out += ",\"extra\":{";
-    std::string fields;
-    AppendFields(fields, entry.extra);
+    const std::size_t open = out.size();
+    AppendFields(out, entry.extra);
     for (const auto& [key, values, count, scale] : entry.arrays) {
-      fields += ',';
-      AppendString(fields, key);
-      fields += ":[";
+      out += ',';
+      AppendString(out, key);
+      out += ":[";
       for (std::size_t i = 0; i < count; ++i) {
-        if (i > 0) fields += ',';
-        AppendNumber(fields, values[i] * scale);
+        if (i > 0) out += ',';
+        AppendNumber(out, values[i] * scale);
       }
-      fields += ']';
+      out += ']';
     }
-    out.append(fields, fields.empty() ? 0 : 1);  // without the leading comma
+    out.erase(open, 1);  // the first field's leading comma (there is at least one field)
     out += '}';
   }
   out += '}';
+}
+
+// About how many bytes the record of `entries` takes (the output's reservation).
+std::size_t RecordSizeHint(const std::vector<HostEntry>& entries) {
+  constexpr std::size_t kBytesPerField = 48;
+  constexpr std::size_t kBytesPerValue = 24;
+  std::size_t size = 256;
+  for (const HostEntry& entry : entries) {
+    size += (entry.fields.size() + entry.extra.size() + entry.arrays.size() + 1) * kBytesPerField;
+    for (const auto& array : entry.arrays) size += std::get<2>(array) * kBytesPerValue;
+  }
+  return size;
 }
 
 // The JSON text of a CPU sample's layer_stats record, from the float64 accumulators and tensor
@@ -765,7 +901,9 @@ std::string HostLayerStatsJson(std::int64_t step, std::optional<std::int64_t> ep
       entries[i].extra.insert(entries[i].extra.end(), root_extra.begin(), root_extra.end());
     }
   }
-  std::string out = "{\"step\":" + std::to_string(step) + ",\"ts\":";
+  std::string out;
+  out.reserve(RecordSizeHint(entries));
+  out += "{\"step\":" + std::to_string(step) + ",\"ts\":";
   AppendNumber(out, ts);
   if (epoch) out += ",\"epoch\":" + std::to_string(*epoch);
   out += ",\"layers\":[";
@@ -794,7 +932,9 @@ void BindLayerStats(nb::module_& m) {
         nb::arg("saturation"), nb::arg("acc"),
         "Adds one activation's per-unit sums to acc, in one pass (layer_health.py).");
   m.def("tensor_stats", &TensorsStats, nb::arg("tensors"), nb::arg("out"),
-        "[sum of squares, sum |x|, count |x| < 1e-8, non-finite count] of each tensor.");
+        nb::arg("copies") = std::vector<std::optional<FloatOut>>{},
+        "[sum of squares, sum |x|, count |x| < 1e-8, non-finite count] of each tensor; copies:\n"
+        "empty, or per tensor None or an array that receives a copy of it (same pass).");
   m.def("squared_distances", &SquaredDistances, nb::arg("a"), nb::arg("b"), nb::arg("out"),
         "||a_i - b_i||^2 of each pair of tensors.");
   m.def("layer_stats_json", &LayerStatsJson, nb::arg("step"), nb::arg("epoch"), nb::arg("ts"),

@@ -116,6 +116,41 @@ def test_layer_stats_json_writes_protocol_numbers() -> None:
     }
 
 
+def test_json_numbers_read_back_exactly() -> None:
+    """Every number the writer puts in a record parses back to the very same double: per-unit
+    fractions over power-of-two row counts (exact decimals, written without std::to_chars),
+    integers, and arbitrary doubles (std::to_chars), both signs, far and near zero."""
+    generator = torch.Generator().manual_seed(3)
+    counts = torch.arange(0, 4097, dtype=torch.float64)
+    values = [
+        counts * (1.0 / 4096),
+        counts * (1.0 / 1000),
+        -counts * (1.0 / 64),
+        torch.tensor(
+            [3.0, 64.0, 1000.0, 1e5, 1e14, 1e15, 123456789012345.0, 2.0**60, -0.0],
+            dtype=torch.float64,
+        ),
+        torch.tensor(
+            [2.0**-27, 2.0**-28, 3 * 2.0**-27, 1e-5, 0.1, 1 / 3, 5e-324, 1e300],
+            dtype=torch.float64,
+        ),
+        torch.randn(2000, generator=generator, dtype=torch.float64)
+        * torch.pow(10.0, torch.randint(-20, 20, (2000,), generator=generator).double()),
+    ]
+    expected = torch.cat(values)
+    text = _atlas.layer_stats_json(1, None, 0.5, [("x", [], [], [("v", expected, 1.0)])])
+    written = json.loads(text, parse_int=float)["layers"][0]["extra"]["v"]  # "-0" stays -0.0
+    assert written == expected.tolist()
+    assert [math.copysign(1.0, v) for v in written] == [
+        math.copysign(1.0, v) for v in expected.tolist()
+    ]
+    # The exact decimals come out as std::to_chars writes them: shortest form, fixed on a tie.
+    short = _atlas.layer_stats_json(
+        1, None, 0.5, [("x", [], [], [("v", torch.tensor([0.5, 3.0, 1e5, 2.0**-13]), 1.0)])]
+    )
+    assert '"v":[0.5,3,1e+05,0.0001220703125]' in short
+
+
 class Net(nn.Module):
     def __init__(self) -> None:
         super().__init__()
