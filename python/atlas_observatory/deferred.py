@@ -123,6 +123,11 @@ class StepQueue:
     def __len__(self) -> int:
         return len(self._waiting) + sum(len(b.steps) for b in self._in_flight)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued: a step whose values are all known may be sent past the queue."""
+        return not (self._waiting or self._in_flight or self._blocked)
+
     def push(self, pending: PendingStep) -> None:
         device = _device_of(pending)
         if device is None or device.type == "cpu":

@@ -6,7 +6,8 @@ Two backends, chosen by ``ObserverConfig.energy_backend``:
     libatlas's EnergyMonitor (``_atlas.EnergyMonitor``): NVML energy counters (or power
     integrated at ``energy_sample_hz``), RAPL, else the documented CPU and RAM models, sampled on
     a C++ thread that never holds the GIL. Step records get ``energy_j`` and ``power_w`` (a
-    lock-free read at each step's end); epoch records get one energy entry per device.
+    lock-free read at each step's end, made by libatlas's StepRecorder, which keeps the step
+    windows); epoch records get one energy entry per device.
 ``"codecarbon"``
     CodeCarbon's public API (``OfflineEmissionsTracker`` with one task per epoch), for teams that
     standardise on it. Epoch records get cpu, gpu and ram entries; step records get none (a
@@ -29,7 +30,6 @@ from __future__ import annotations
 import math
 import os
 import socket
-import time
 from typing import TYPE_CHECKING, Any
 
 from .jsonsafe import telemetry_number
@@ -87,18 +87,16 @@ class EnergyTracker:
     def start(self) -> None:
         """Starts measuring (the run's time zero)."""
 
-    def mark_step_end(self) -> None:
-        """Notes the energy at the end of the step in progress (cheap: a lock-free read)."""
+    def step_source(self) -> Any:
+        """What the StepRecorder reads each step's energy from (an object with total_joules()),
+        or None: step records without energy."""
+        return None
 
-    def step_fields(self) -> dict[str, float]:
-        """The energy fields of the step record being completed: its window ends at the last
-        mark (or now) and starts where the previous step record's ended."""
-        return {}
-
-    def end_epoch(self, step_open: bool) -> list[dict[str, Any]]:
-        """The energy entries of the epoch that ends now. When a step is still open, its window
-        is extended to this moment, so an epoch's steps add up to its entries."""
-        return []
+    def end_epoch(self) -> tuple[list[dict[str, Any]], float | None]:
+        """The energy entries of the epoch that ends now, and the step source's total joules
+        at this moment (None without a step source): the StepRecorder ends the open step's
+        window there, or starts the next one, so an epoch's steps add up to its entries."""
+        return [], None
 
     def describe(self) -> dict[str, Any]:
         """For the run's device info: backend, role and each component's method."""
@@ -125,33 +123,19 @@ class AtlasEnergy(EnergyTracker):
                 cpu_tdp_w=config.cpu_tdp_w,
             )
         self._sample_hz = config.energy_sample_hz
-        # (joules, perf_counter) of the previous step record's end, and of the mark.
-        self._step_base = (0.0, time.perf_counter())
-        self._mark: tuple[float, float] | None = None
         # Each device's joules at the previous epoch's end.
         self._epoch_base: dict[str, float] = {}
         self._stopped = False
 
     def start(self) -> None:
         self._monitor.start()
-        self._step_base = (0.0, time.perf_counter())
         self._epoch_base = {d["device"]: 0.0 for d in self._monitor.latest()["devices"]}
 
-    def mark_step_end(self) -> None:
-        self._mark = (self._monitor.total_joules(), time.perf_counter())
+    def step_source(self) -> Any:
+        return self._monitor
 
-    def step_fields(self) -> dict[str, float]:
-        end = self._mark if self._mark is not None else self._read()
-        self._mark = None
-        return self._close_window(end)
-
-    def end_epoch(self, step_open: bool) -> list[dict[str, Any]]:
+    def end_epoch(self) -> tuple[list[dict[str, Any]], float | None]:
         snapshot = self._monitor.sample_now()
-        now = (float(snapshot["total_joules"]), time.perf_counter())
-        if step_open:
-            self._mark = now  # the open step's window runs to the epoch's end
-        else:
-            self._step_base = now  # the next step starts from here
         entries = []
         for device in snapshot["devices"]:
             joules = float(device["joules"])
@@ -169,7 +153,7 @@ class AtlasEnergy(EnergyTracker):
                 # NaN joules under the method it would have had.
                 entry["method"] = _unavailable_method(str(device["component"]))
             entries.append(entry)
-        return entries
+        return entries, float(snapshot["total_joules"])
 
     def describe(self) -> dict[str, Any]:
         latest = self._monitor.latest()
@@ -201,18 +185,6 @@ class AtlasEnergy(EnergyTracker):
         if not self._stopped:
             self._stopped = True
             self._monitor.stop()
-
-    def _read(self) -> tuple[float, float]:
-        return (self._monitor.total_joules(), time.perf_counter())
-
-    def _close_window(self, end: tuple[float, float]) -> dict[str, float]:
-        joules = end[0] - self._step_base[0]
-        seconds = end[1] - self._step_base[1]
-        self._step_base = end
-        fields = {"energy_j": max(0.0, joules)}
-        if seconds > 0:
-            fields["power_w"] = max(0.0, joules) / seconds
-        return fields
 
 
 class CodeCarbonEnergy(EnergyTracker):
@@ -249,14 +221,14 @@ class CodeCarbonEnergy(EnergyTracker):
         self._tracker.start_task(f"epoch-{self._epoch}")
         self._running = True
 
-    def end_epoch(self, step_open: bool) -> list[dict[str, Any]]:
+    def end_epoch(self) -> tuple[list[dict[str, Any]], float | None]:
         if not self._running:
-            return []
+            return [], None
         data = self._tracker.stop_task()
         self._epoch += 1
         self._tracker.start_task(f"epoch-{self._epoch}")
         if data is None:
-            return []
+            return [], None
         entries = [
             {
                 "component": "cpu",
@@ -278,7 +250,7 @@ class CodeCarbonEnergy(EnergyTracker):
                     "method": "measured:codecarbon-nvml",
                 }
             )
-        return entries
+        return entries, None
 
     def describe(self) -> dict[str, Any]:
         from importlib.metadata import version

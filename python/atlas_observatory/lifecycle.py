@@ -20,7 +20,19 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
-__all__ = ["Finishable", "register", "unregister"]
+__all__ = ["Finishable", "current_pid", "register", "unregister"]
+
+# This process's id, kept current across fork() by the hook below: the Observer checks it at
+# every step, and os.getpid() is a system call.
+current_pid = os.getpid()
+
+
+def _after_fork_in_child() -> None:
+    global current_pid
+    current_pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Finishable(Protocol):

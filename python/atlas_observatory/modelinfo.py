@@ -90,6 +90,8 @@ def _is_scalar_tensor(value: object) -> bool:
 def split_output(output: Any) -> tuple[Any, torch.Tensor | None]:
     """(logits, loss) from a model's output: a (logits, loss) pair, a mapping with "loss" and
     "logits" (Hugging Face style), an object with those attributes, or plain logits."""
+    if isinstance(output, torch.Tensor):  # plain logits, the common case, decided first
+        return output, None
     if isinstance(output, tuple | list) and len(output) == 2 and _is_scalar_tensor(output[1]):
         return output[0], output[1]
     if isinstance(output, Mapping):
@@ -117,6 +119,14 @@ def first_tensor(value: Any, depth: int = 0) -> torch.Tensor | None:
     return None
 
 
+def batch_counts(batch: Any) -> tuple[int | None, int | None]:
+    """(batch_size(batch), token_count(batch)), finding the batch's first tensor once."""
+    tensor = batch if isinstance(batch, torch.Tensor) else first_tensor(batch)
+    if tensor is None or tensor.dim() == 0:
+        return None, None
+    return int(tensor.shape[0]), _tokens(tensor)
+
+
 def batch_size(batch: Any) -> int | None:
     """The size of the first dimension of the batch's first tensor."""
     tensor = first_tensor(batch)
@@ -128,7 +138,11 @@ def batch_size(batch: Any) -> int | None:
 def token_count(batch: Any) -> int | None:
     """Tokens in a batch of token ids (an integer tensor of at least 2 dimensions), else None."""
     tensor = first_tensor(batch)
-    if tensor is None or tensor.dim() < 2 or tensor.is_floating_point() or tensor.is_complex():
+    return None if tensor is None else _tokens(tensor)
+
+
+def _tokens(tensor: torch.Tensor) -> int | None:
+    if tensor.dim() < 2 or tensor.is_floating_point() or tensor.is_complex():
         return None
     if tensor.dtype == torch.bool:
         return None

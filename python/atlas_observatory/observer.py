@@ -50,18 +50,17 @@ from .control import Controller, TrainingStopped
 from .deferred import CudaTiming, EventPool, PendingStep, StepQueue
 from .energy import EnergyTracker, open_energy
 from .gradient_noise import GradientNoise, in_window
-from .hostinfo import device_info, framework_info, host_info
+from .hostinfo import device_info, framework_info, host_info, usable_cpu_count
 from .jsonsafe import dumps, telemetry_number, to_jsonable
 from .layer_health import LayerHealth
 from .modelinfo import (
-    batch_size,
+    batch_counts,
     data_parallel_ranks,
     first_tensor,
     is_compiled,
     parameter_device,
     split_output,
     targets_parameter,
-    token_count,
     unwrap,
 )
 from .optim_hooks import OptimizerWatch, learning_rate
@@ -86,32 +85,14 @@ def default_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 class _StepState:
-    """What the Observer knows about the step in progress inside step()."""
+    """What the Observer knows about the step in progress inside step(); its times are kept
+    by libatlas's StepRecorder."""
 
-    __slots__ = ("data_ms", "forward_s", "step", "t_backward", "t_call", "t_forward", "timing")
+    __slots__ = ("step", "timing")
 
-    def __init__(self, step: int, t_call: float, data_ms: float | None) -> None:
+    def __init__(self, step: int) -> None:
         self.step = step
-        self.t_call = t_call
-        self.data_ms = data_ms
-        self.t_forward = t_call
-        self.t_backward = t_call
-        self.forward_s: float | None = None
         self.timing: CudaTiming | None = None
-
-
-class _OpenStep:
-    """A step whose record waits for its optimizer step (or for the next step) to complete."""
-
-    __slots__ = ("pending", "samples", "tokens", "window_start")
-
-    def __init__(
-        self, pending: PendingStep, window_start: float, samples: int | None, tokens: int | None
-    ) -> None:
-        self.pending = pending
-        self.window_start = window_start
-        self.samples = samples
-        self.tokens = tokens
 
 
 class StepTracker:
@@ -161,13 +142,17 @@ class Observer:
         self._next_step = 0
         self._epoch = 0
         self._epoch_started = time.perf_counter()
-        self._epoch_loss: dict[int, tuple[float, int]] = {}
-        self._last_end: float | None = None
-        self._open: _OpenStep | None = None
-        self._opt_ms = 0.0
-        self._opt_started: float | None = None
+        # libatlas's StepRecorder (atlas/step_recorder.hpp): the times, throughput, resources
+        # and energy of each step, and the step record itself when all its values are known.
+        self._recorder: Any = None
+        # The open step's values the recorder cannot hold (a loss still on the device, user
+        # metrics, CUDA timing events): such a step goes through the deferred path instead.
+        self._open_pending: PendingStep | None = None
         self._opt_events: tuple[Any, Any] | None = None
-        self._lr: float | None = None
+        # The fast path of step() (_fast_step) serves steps before this one, planned by the
+        # full path (_plan_fast_steps); the full path closes the steps it opened.
+        self._fast_until = 0
+        self._close_slow = False
         self._model: nn.Module | None = None
         self._root: nn.Module | None = None
         self._compiled = False
@@ -201,8 +186,7 @@ class Observer:
         self._cuda_timing = False
         self._queue = StepQueue(self._emit_step, self._config.loss_batch_steps)
         self._resources: ResourceSampler | None = None
-        self._tracker_start: float | None = None
-        self._tracker_data_ms: float | None = None
+        self._tracking = False  # inside a track_step block
         self._energy: EnergyTracker | None = None
         self._control: Controller | None = None
         with self._containment.capture("observer.start"):
@@ -256,6 +240,12 @@ class Observer:
         self._run_id = self._client.run_id
         if not config.offline:
             self._control = Controller(self._client, config, self._control_event)
+        self._recorder = _atlas.StepRecorder(
+            throughput=config.track_throughput,
+            memory=config.track_memory,
+            resources_every=config.system_every_steps,
+            usable_cpus=float(usable_cpu_count()),
+        )
         self._resources = ResourceSampler(config.track_memory, None)
         self._start_energy()
         if config.track_profiler:
@@ -279,6 +269,7 @@ class Observer:
         with self._containment.capture("energy.start"):
             try:
                 self._energy.start()
+                self._recorder.set_energy(self._energy.step_source())
             except BaseException:
                 self._energy = None
                 raise
@@ -315,7 +306,7 @@ class Observer:
     @property
     def enabled(self) -> bool:
         """Whether telemetry is being recorded (False after a failed set-up or in a child)."""
-        return self._active and not self._finished and os.getpid() == self._pid
+        return self._active and not self._finished and lifecycle.current_pid == self._pid
 
     @property
     def should_stop(self) -> bool:
@@ -374,6 +365,7 @@ class Observer:
     def _register(self, model: nn.Module) -> None:
         if self._model is model:
             return
+        self._fast_until = 0
         self._close_model()
         self._model = model
         self._compiled = is_compiled(model)
@@ -513,18 +505,27 @@ class Observer:
 
         The loss is the model's own when it returns (logits, loss), else ``config.loss_fn``
         (cross-entropy by default). The optimizer step stays the caller's."""
+        if (
+            self._next_step < self._fast_until
+            and model is self._model
+            and lifecycle.current_pid == self._pid
+        ):
+            return self._fast_step(model, x, y)
         if not self.enabled:
             return self._plain_step(model, x, y)
         self._control_step()
-        t_call = time.perf_counter()
+        recorder = self._recorder
+        recorder.begin()
         state: _StepState | None = None
         with self._containment.capture("step.begin"):
-            state = self._begin_step(model, x, t_call)
+            state = self._begin_step(model, x)
         kwargs = self._target_kwargs(y)
         self._phase_enter(state, "forward")
+        recorder.forward_start()
         try:
             output = model(x, **kwargs) if kwargs is not None else model(x, y)
         finally:
+            recorder.forward_end()
             with self._containment.capture("step.forward_end"):
                 self._forward_end(state)
         logits, loss = self._split(output)
@@ -532,6 +533,7 @@ class Observer:
             loss = (self._config.loss_fn or default_loss)(logits, y)
         with self._containment.capture("step.backward_start"):
             self._backward_start(state)
+        recorder.backward_start()
         try:
             _backward(loss)
         finally:
@@ -539,7 +541,88 @@ class Observer:
                 self._backward_end(state)
         with self._containment.capture("step.end"):
             self._end_step(state, logits, loss, x)
+            self._close_slow = True
+            self._plan_fast_steps()
         return logits, loss
+
+    def _fast_step(self, model: nn.Module, x: Any, y: Any) -> tuple[Any, torch.Tensor]:
+        """step() between the steps that need more than timing and the step record (layer
+        health samples, profiler windows, the first step, CUDA timing): a few calls into
+        libatlas and nothing else. _plan_fast_steps decides which steps qualify."""
+        if self._control is not None:
+            self._control_step()
+        recorder = self._recorder
+        recorder.begin()
+        try:
+            if self._close_slow:
+                self._close_slow = False
+                self._close_open_step()
+            elif recorder.open:
+                recorder.close_and_send(self._client)
+        except Exception as error:  # telemetry only; never the training's failure
+            self._containment.contain("step.begin", error)
+        step = self._next_step
+        passing = self._config.pass_targets  # as in _target_kwargs
+        name = self._targets_name if passing is not False else None
+        recorder.forward_start()
+        try:
+            if name is not None:
+                output = model(x, **{name: y})
+            elif passing:
+                output = model(x, y)
+            else:
+                output = model(x)
+        finally:
+            recorder.forward_end()
+        logits, loss = (output, None) if type(output) is torch.Tensor else self._split(output)
+        if loss is None:
+            loss = (self._config.loss_fn or default_loss)(logits, y)
+        recorder.backward_start()
+        _backward(loss)
+        try:
+            samples, tokens = batch_counts(x)
+            value = _host_value("loss", loss)
+            if value is None:  # a loss on an accelerator: the deferred path reads it
+                pending = PendingStep(step, self._epoch, 0.0)
+                pending.set_value(True, "loss", loss)
+                self._open_pending = pending
+                self._close_slow = True
+            recorder.end(step, self._epoch, value, samples, tokens, "host")
+            # Micro-steps add up until the optimizer step (gradient accumulation).
+            self._noise_samples += samples or 0
+        except Exception as error:
+            self._containment.contain("step.end", error)
+        self._next_step = step + 1
+        return logits, loss
+
+    def _plan_fast_steps(self) -> None:
+        """Sets the first step from the next one that needs the full path of step(): the next
+        layer-health sample or profiler window; now when the loop or the run needs the full
+        path at every step (no optimizer step seen, a compiled model, CUDA timing, a sample or
+        window in progress, device values in the queue)."""
+        self._fast_until = 0
+        step = self._next_step
+        if (
+            not self._optimizer_seen()
+            or self._compiled
+            or self._cuda_timing
+            or not self._architecture_done
+            or not self._queue.idle
+        ):
+            return
+        until = step + (1 << 62)
+        health = self._layer_health
+        if health is not None:
+            if health.armed:
+                return
+            every = self._config.layer_health_every
+            until = min(until, -(-step // every) * every)
+        profiler = self._profiler
+        if profiler is not None:
+            if profiler.active:
+                return
+            until = min(until, profiler.next_due(step))
+        self._fast_until = until
 
     def _plain_step(self, model: nn.Module, x: Any, y: Any) -> tuple[Any, torch.Tensor]:
         """step() without telemetry: what a no-op Observer still owes the training loop."""
@@ -569,17 +652,15 @@ class Observer:
             return split_output(output)
         return output, None
 
-    def _begin_step(self, model: nn.Module, x: Any, t_call: float) -> _StepState:
+    def _begin_step(self, model: nn.Module, x: Any) -> _StepState:
         capture = self._containment.capture
         self._close_open_step()
-        with capture("register_model"):
-            if self._model is not model and (
-                unwrap(model) is not self._root or is_compiled(model) != self._compiled
-            ):
-                self._register(model)
+        if self._model is not model:
+            with capture("register_model"):
+                if unwrap(model) is not self._root or is_compiled(model) != self._compiled:
+                    self._register(model)
         step = self._next_step
-        data_ms = (t_call - self._last_end) * 1000.0 if self._last_end is not None else None
-        state = _StepState(step, t_call, data_ms)
+        state = _StepState(step)
         if self._profiler is not None:
             with capture("profiler"):
                 self._profiler.on_step_start(step)
@@ -594,7 +675,6 @@ class Observer:
         if self._cuda_timing:
             with capture("timing"):
                 state.timing = CudaTiming(self._events, start=self._events.record())
-        state.t_forward = time.perf_counter()
         return state
 
     def _watch_compiled_first_forward(self, x: Any) -> None:
@@ -634,8 +714,6 @@ class Observer:
         self._phase_exit()
         if state is None:
             return
-        now = time.perf_counter()
-        state.forward_s = now - state.t_forward
         if state.timing is not None:
             state.timing.forward_end = self._events.record()
         if self._first_forward is not None and not self._architecture_done:
@@ -646,10 +724,8 @@ class Observer:
             self._layer_health.stop_activations()
 
     def _backward_start(self, state: _StepState | None) -> None:
-        if state is None:
-            return
-        self._phase_enter(state, "backward")
-        state.t_backward = time.perf_counter()
+        if state is not None:
+            self._phase_enter(state, "backward")
 
     def _backward_end(self, state: _StepState | None) -> None:
         self._phase_exit()
@@ -659,17 +735,24 @@ class Observer:
     def _end_step(self, state: _StepState | None, logits: Any, loss: torch.Tensor, x: Any) -> None:
         if state is None:
             return
-        now = time.perf_counter()
-        pending = PendingStep(state.step, self._epoch, 0.0)
-        pending.set_value(True, "loss", loss)
-        if state.data_ms is not None:
-            pending.fields["data_ms"] = state.data_ms
-        if state.timing is not None:
+        samples, tokens = batch_counts(x)
+        value = _host_value("loss", loss)
+        if value is None or state.timing is not None or not self._queue.idle:
+            # The deferred path: a value still on the device, CUDA events to read, or earlier
+            # steps waiting for theirs (nothing overtakes them).
+            pending = PendingStep(state.step, self._epoch, 0.0)
+            if value is None:
+                pending.set_value(True, "loss", loss)
             pending.timing = state.timing
-        elif state.forward_s is not None:
-            pending.fields["forward_ms"] = state.forward_s * 1000.0
-            pending.fields["backward_ms"] = (now - state.t_backward) * 1000.0
-        samples = batch_size(x)
+            self._open_pending = pending
+        self._recorder.end(
+            state.step,
+            self._epoch,
+            value,
+            samples,
+            tokens,
+            "host" if state.timing is None else "device",
+        )
         if self._optimizer_seen():
             # Micro-steps add up until the optimizer step (gradient accumulation).
             self._noise_samples += samples or 0
@@ -686,14 +769,6 @@ class Observer:
         if not self._settings_sent and self._compiled:
             with self._containment.capture("run_settings"):
                 self._send_settings(loss if logits is None else first_tensor(logits))
-        window_start = self._last_end if self._last_end is not None else state.t_call
-        self._open = _OpenStep(pending, window_start, samples, token_count(x))
-        self._last_end = now
-        if not self._optimizer_seen():
-            # Once the loop's optimizer steps are seen, the optimizer hook marks each step's
-            # end (this mark would be overwritten); a step without one is closed by its reading
-            # when the next step begins, so no joules go uncounted.
-            self._energy_mark()
         self._next_step = state.step + 1
 
     def _optimizer_seen(self) -> bool:
@@ -717,12 +792,7 @@ class Observer:
             return
         with self._containment.capture("log_step"):
             self._close_open_step()
-            now = time.perf_counter()
-            pending = self._manual_pending(loss, metrics)
-            window_start = self._last_end if self._last_end is not None else now
-            self._open = _OpenStep(pending, window_start, batch_size, tokens)
-            self._last_end = now
-            self._next_step += 1
+            self._open_manual(loss, metrics, batch_size, tokens)
             self._close_open_step()
             # The next step's forward runs before the next call: arm its sample now.
             self._arm_health_if_due(self._next_step)
@@ -743,70 +813,77 @@ class Observer:
             if tracker.batch_size is not None:
                 # The step's optimizer step (inside the block) reads it for the noise scale.
                 self._noise_samples += tracker.batch_size
-            now = time.perf_counter()
-            self._tracker_start = now
-            self._tracker_data_ms = (
-                (now - self._last_end) * 1000.0 if self._last_end is not None else None
-            )
+            self._recorder.begin()
+            self._tracking = True
             if self._profiler is not None:
                 self._profiler.on_step_start(self._next_step)
             self._arm_health_if_due(self._next_step)
 
     def _track_exit(self, tracker: StepTracker, failed: bool) -> None:
-        if not self.enabled or self._tracker_start is None:
+        if not self.enabled or not self._tracking:
             return
         with self._containment.capture("track_step.exit"):
-            start, self._tracker_start = self._tracker_start, None
+            self._tracking = False
             if failed:
                 if self._layer_health is not None:
                     self._layer_health.close()
                 return
-            now = time.perf_counter()
-            pending = self._manual_pending(tracker.loss, tracker.metrics)
-            if self._tracker_data_ms is not None:
-                pending.fields["data_ms"] = self._tracker_data_ms
-            window_start = self._last_end if self._last_end is not None else start
-            self._open = _OpenStep(pending, window_start, tracker.batch_size, tracker.tokens)
-            self._last_end = now
-            self._next_step += 1
+            self._open_manual(tracker.loss, tracker.metrics, tracker.batch_size, tracker.tokens)
             self._close_open_step()
 
-    def _manual_pending(self, loss: Any, metrics: Mapping[str, Any]) -> PendingStep:
+    def _open_manual(
+        self, loss: Any, metrics: Mapping[str, Any], samples: int | None, tokens: int | None
+    ) -> None:
+        """Opens the record of a step the caller ran (log_step, track_step): its wall time
+        runs from the previous step's end to now."""
         from ._atlas import STEP_FIELDS
 
-        pending = PendingStep(self._next_step, self._epoch, 0.0)
+        value: float | None = None
+        pending: PendingStep | None = None
         if loss is not None:
-            pending.set_value(True, "loss", loss)
-        for name, value in metrics.items():
+            value = _host_value("loss", loss)
             if value is None:
+                pending = PendingStep(self._next_step, self._epoch, 0.0)
+                pending.set_value(True, "loss", loss)
+        for name, metric in metrics.items():
+            if metric is None:
                 continue
             with self._containment.capture("log_step.metric"):
                 if not 0 < len(name) <= _MAX_METRIC_NAME:
                     raise ValueError(f"metric name {name!r} must be 1-128 characters")
-                pending.set_value(name in STEP_FIELDS, name, value)
-        return pending
+                if pending is None:
+                    pending = PendingStep(self._next_step, self._epoch, 0.0)
+                pending.set_value(name in STEP_FIELDS, name, metric)
+        if pending is None and not self._queue.idle:
+            pending = PendingStep(self._next_step, self._epoch, 0.0)
+        self._open_pending = pending
+        self._recorder.end(self._next_step, self._epoch, value, samples, tokens, "none")
+        self._next_step += 1
 
     # ----- closing a step -----
 
     def _close_open_step(self) -> None:
-        """Completes the open step's record (optimizer time, throughput, resources) and queues
-        it; finishes its layer-health sample. Each collector is contained on its own, so one
-        that fails costs its own fields, never the step record."""
+        """Completes the open step's record and sends it (straight from libatlas when every
+        value is known, else through the deferred queue); finishes its layer-health sample.
+        Each collector is contained on its own, so one that fails costs its own fields, never
+        the step record."""
         capture = self._containment.capture
-        opened, self._open = self._open, None
-        if opened is None:
-            with capture("step.queue"):
-                self._queue.poll()
+        recorder = self._recorder
+        if not recorder.open:
+            if not self._queue.idle:
+                with capture("step.queue"):
+                    self._queue.poll()
             return
-        pending = opened.pending
-        with capture("step.fields"):
-            self._step_fields(opened)
-        if self._energy is not None:
-            with capture("energy.step"):
-                pending.fields.update(self._energy.step_fields())
-        if self._resources is not None and pending.step % self._config.system_every_steps == 0:
-            with capture("resources"):
-                self._resources.read(pending.fields)
+        step = recorder.open_step
+        pending, self._open_pending = self._open_pending, None
+        opt_events, self._opt_events = self._opt_events, None
+        if pending is None:
+            with capture("step.record"):
+                recorder.close_and_send(self._client)
+            if opt_events is not None:
+                self._events.release(*opt_events)
+        else:
+            self._close_deferred(pending, opt_events)
         health = self._layer_health
         if health is not None and health.armed:
             with capture("layer_health"):
@@ -822,42 +899,34 @@ class Observer:
                 self._complete_architecture()
         if self._profiler is not None:
             with capture("profiler"):
-                self._profiler.on_step_end(pending.step)
+                self._profiler.on_step_end(step)
+
+    def _close_deferred(self, pending: PendingStep, opt_events: tuple[Any, Any] | None) -> None:
+        """The deferred path of a closing step: the recorder's fields join the values that
+        wait for the device (and the user's metrics, which win over a field of the same name),
+        and the step queues until they are read."""
+        capture = self._containment.capture
+        with capture("step.fields"):
+            closed = self._recorder.close_fields()
+            if closed is not None:
+                _, _, pending.ts, fields = closed
+                fields.update(pending.fields)
+                pending.fields = fields
+        if opt_events is not None:
+            if pending.timing is not None:
+                pending.timing.optimizer_start, pending.timing.optimizer_end = opt_events
+            else:
+                self._events.release(*opt_events)
+        resources = self._resources
+        if (
+            resources is not None
+            and resources.active
+            and pending.step % self._config.system_every_steps == 0
+        ):
+            with capture("resources"):
+                resources.read(pending.fields)
         with capture("step.queue"):
             self._queue.push(pending)
-
-    def _step_fields(self, opened: _OpenStep) -> None:
-        pending = opened.pending
-        end = self._last_end if self._last_end is not None else time.perf_counter()
-        pending.ts = time.time() - (time.perf_counter() - end)
-        fields = pending.fields
-        opt_events, self._opt_events = self._opt_events, None
-        opt_ms, self._opt_ms = self._opt_ms, 0.0
-        if opt_events is not None and pending.timing is not None:
-            pending.timing.optimizer_start, pending.timing.optimizer_end = opt_events
-        elif opt_events is not None:
-            self._events.release(*opt_events)
-        if opt_ms > 0 and pending.timing is None:
-            fields["optimizer_ms"] = opt_ms * 1000.0
-        if self._lr is not None:
-            fields["lr"] = self._lr
-        step_s = end - opened.window_start
-        if step_s > 0:
-            fields["step_ms"] = step_s * 1000.0
-        if opened.samples is not None:
-            fields["samples"] = float(opened.samples)
-        if opened.tokens is not None:
-            fields["tokens"] = float(opened.tokens)
-        if self._config.track_throughput and step_s > 0:
-            if opened.samples is not None:
-                fields["samples_per_s"] = opened.samples / step_s
-            if opened.tokens is not None:
-                fields["tokens_per_s"] = opened.tokens / step_s
-
-    def _energy_mark(self) -> None:
-        if self._energy is not None:
-            with self._containment.capture("energy.step"):
-                self._energy.mark_step_end()
 
     def _arm_health_if_due(self, step: int) -> None:
         health = self._layer_health
@@ -865,6 +934,7 @@ class Observer:
             return
         if step % self._config.layer_health_every == 0 and torch.is_grad_enabled():
             health.arm(step, self._epoch)
+            self._fast_until = 0
 
     # ----- optimizer hooks -----
 
@@ -876,14 +946,19 @@ class Observer:
             with capture("profiler.phase"):
                 self._profile_phase = self._profiler.phase("optimizer")
                 self._profile_phase.__enter__()
-        self._opt_started = time.perf_counter()
+        self._recorder.optimizer_begin()
         if self._cuda_timing:
             with capture("timing"):
                 self._opt_events = (self._events.record(), None)
         if self._noise is not None:
-            with capture("gradient_noise"):
-                self._noise_follow(optimizer)
-                self._observe_noise(self._next_step - 1)
+            step = self._next_step - 1
+            config = self._config
+            if in_window(step, config.gradient_noise_every, config.gradient_noise_window):
+                with capture("gradient_noise"):
+                    self._noise_follow(optimizer)
+                    self._observe_noise(step)
+            else:
+                self._noise_samples = 0  # what _observe_noise does outside its windows
         health = self._layer_health
         if health is not None and health.armed and not health.collected:
             with capture("layer_health.collect"):
@@ -893,19 +968,15 @@ class Observer:
         if not self.enabled:
             return
         capture = self._containment.capture
-        self._phase_exit()
-        now = time.perf_counter()
-        if self._opt_started is not None:
-            self._opt_ms += now - self._opt_started
-            self._opt_started = None
+        if self._profile_phase is not None:
+            self._phase_exit()
+        lr: float | None = None
+        with capture("optimizer.lr"):
+            lr = learning_rate(optimizer)
+        self._recorder.optimizer_end(lr)
         if self._opt_events is not None and self._opt_events[1] is None:
             with capture("timing"):
                 self._opt_events = (self._opt_events[0], self._events.record())
-        with capture("optimizer.lr"):
-            self._lr = learning_rate(optimizer)
-        if self._open is not None:
-            self._last_end = now
-            self._energy_mark()
         health = self._layer_health
         if health is not None and health.armed and health.collected:
             with capture("layer_health"):
@@ -939,7 +1010,7 @@ class Observer:
                     train[name[6:]] = telemetry_number(number)
                 else:
                     train[name] = telemetry_number(number)
-            total, count = self._epoch_loss.pop(self._epoch, (0.0, 0))
+            total, count = self._recorder.take_epoch_loss(self._epoch)
             if "loss" not in train and count:
                 train["loss"] = telemetry_number(total / count)
             now = time.perf_counter()
@@ -967,7 +1038,10 @@ class Observer:
         if self._energy is None:
             return []
         with self._containment.capture("energy.epoch"):
-            return self._energy.end_epoch(step_open=self._open is not None)
+            entries, total_joules = self._energy.end_epoch()
+            if total_joules is not None:
+                self._recorder.energy_epoch_end(total_joules)
+            return entries
         return []
 
     def epochs(self, n: int) -> Iterator[int]:
@@ -1015,6 +1089,7 @@ class Observer:
         return self.stats()
 
     def _finish(self, status: str, reason: str) -> None:
+        self._fast_until = 0
         with self._containment.capture("finish.steps"):
             self._close_open_step()
             self._queue.drain()
@@ -1029,8 +1104,6 @@ class Observer:
             self._close_model()
             if self._optimizers is not None:
                 self._optimizers.close()
-            if self._resources is not None:
-                self._resources.close()
         if self._containment.counts:
             with self._containment.capture("finish.error_summary"):
                 self._emit_json(
@@ -1139,7 +1212,7 @@ class Observer:
         with self._containment.capture("control.step"):
             try:
                 if control.at_step(self._next_step):
-                    self._last_end = time.perf_counter()  # a pause is not data-loading time
+                    self._recorder.mark_idle()  # a pause is not data-loading time
             except TrainingStopped as error:
                 stopped = error
         if stopped is not None:
@@ -1157,8 +1230,7 @@ class Observer:
     def _emit_step(self, pending: PendingStep) -> None:
         loss = pending.fields.get("loss")
         if loss is not None and pending.epoch is not None:
-            total, count = self._epoch_loss.get(pending.epoch, (0.0, 0))
-            self._epoch_loss[pending.epoch] = (total + loss, count + 1)
+            self._recorder.add_epoch_loss(pending.epoch, loss)
         with self._containment.capture("record.step"):
             self._client.record(
                 pending.step,
@@ -1189,6 +1261,16 @@ class Observer:
 def _backward(loss: torch.Tensor) -> None:
     tensor: Any = loss  # Tensor.backward is untyped in torch's stubs
     tensor.backward()
+
+
+def _host_value(name: str, value: Any) -> float | None:
+    """`value` as a number if reading it costs nothing (a number, a CPU tensor); None for a
+    one-element tensor on an accelerator, which the deferred path reads without a sync."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{name} must be a number or a one-element tensor")
+        return float(value.item()) if value.is_cpu else None
+    return float(value)
 
 
 def _to_float(value: Any) -> float:

@@ -56,6 +56,10 @@ class OptimizerWatch:
             weakref.WeakKeyDictionary()
         )
         self.seen = False  # an optimizer of the model has stepped at least once
+        # The last optimizer asked about and the answer: loops step one optimizer, and a
+        # WeakKeyDictionary lookup makes a weak reference each time.
+        self._last: weakref.ref[torch.optim.Optimizer] | None = None
+        self._last_mine = False
         self._handles: list[RemovableHandle] = [
             register_optimizer_step_pre_hook(self._pre),
             register_optimizer_step_post_hook(self._post),
@@ -64,8 +68,12 @@ class OptimizerWatch:
     def set_parameters(self, parameter_ids: set[int]) -> None:
         self._parameter_ids = parameter_ids
         self._mine = weakref.WeakKeyDictionary()
+        self._last = None
 
     def _is_mine(self, optimizer: torch.optim.Optimizer) -> bool:
+        last = self._last
+        if last is not None and last() is optimizer:
+            return self._last_mine
         known = self._mine.get(optimizer)
         if known is None:
             known = any(
@@ -74,6 +82,8 @@ class OptimizerWatch:
                 for p in group.get("params", ())
             )
             self._mine[optimizer] = known
+        self._last = weakref.ref(optimizer)
+        self._last_mine = known
         return known
 
     def _pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:

@@ -80,6 +80,14 @@ class ProfilerWindows:
         first = self._config.profiler_first_step
         return step >= first and (step - first) % self._config.profiler_every == 0
 
+    def next_due(self, step: int) -> int:
+        """The first step from `step` on at which a window starts."""
+        first = self._config.profiler_first_step
+        if step <= first:
+            return first
+        every = self._config.profiler_every
+        return first + -(-(step - first) // every) * every
+
     def on_step_start(self, step: int) -> None:
         """Called before each step: opens a window when one is due."""
         if self._profile is None and self.due(step):

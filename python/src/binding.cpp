@@ -43,8 +43,11 @@
 #include "atlas/transport.hpp"
 #include "energy_binding.hpp"
 #include "kernels.hpp"
+#include "py_client.hpp"
+#include "step_binding.hpp"
 
 namespace nb = nanobind;
+using atlas_python::PyClient;
 
 namespace {
 
@@ -220,39 +223,6 @@ void FillMetrics(atlas::StepRecord& record, nb::handle metrics) {
 }
 
 // ----- Client -----
-
-// Owns an atlas::Client. Destroying one may wait for the sender thread (up to libatlas's short
-// destructor timeout), so the GIL is released for it unless the interpreter is shutting down.
-class PyClient {
- public:
-  explicit PyClient(std::unique_ptr<atlas::Client> client) : client_(std::move(client)) {}
-  ~PyClient() {
-    if (client_ == nullptr) return;
-    if (PyGILState_Check() != 0 && !Finalizing()) {
-      nb::gil_scoped_release release;
-      client_.reset();
-    } else {
-      client_.reset();
-    }
-  }
-  PyClient(const PyClient&) = delete;
-  PyClient& operator=(const PyClient&) = delete;
-  PyClient(PyClient&&) = delete;
-  PyClient& operator=(PyClient&&) = delete;
-
-  atlas::Client& client() { return *client_; }
-
- private:
-  static bool Finalizing() {
-#if PY_VERSION_HEX >= 0x030D0000
-    return Py_IsFinalizing() != 0;
-#else
-    return _Py_IsFinalizing() != 0;
-#endif
-  }
-
-  std::unique_ptr<atlas::Client> client_;
-};
 
 std::unique_ptr<PyClient> StartClient(const atlas::ClientConfig& config) {
   atlas::Result<std::unique_ptr<atlas::Client>> started = atlas::Client::Start(config);
@@ -455,6 +425,7 @@ NB_MODULE(_atlas, m) {
   BindClient(m);
   atlas_python::BindLayerStats(m);
   atlas_python::BindEnergy(m);
+  atlas_python::BindStepRecorder(m);
   m.def("sync", &Sync, nb::arg("path"), nb::arg("server_url"), nb::arg("remove_when_done") = true,
         nb::arg("timeout_s") = 30.0, nb::arg("compression") = "zstd",
         "Uploads a spool file (`atlas sync`); returns the report, raises with it on failure.");

@@ -144,6 +144,14 @@ class PyEnergyMonitor {
 
 }  // namespace
 
+std::function<double()> TotalJoulesReader(nb::handle monitor) {
+  PyEnergyMonitor* native = nullptr;
+  if (nb::try_cast<PyEnergyMonitor*>(monitor, native) && native != nullptr) {
+    return [keep = nb::borrow(monitor), native] { return native->Total(); };
+  }
+  return [total = nb::getattr(monitor, "total_joules")] { return nb::cast<double>(total()); };
+}
+
 void BindEnergy(nb::module_& m) {
   nb::class_<PyEnergyMonitor>(m, "EnergyMonitor",
                               "libatlas's energy monitor: NVML, RAPL and the CPU/RAM models "

@@ -26,8 +26,8 @@ from torch import nn
 
 import atlas_observatory
 from atlas_observatory import Observer, ObserverConfig, drain_captured
+from atlas_observatory import observer as observer_module
 from atlas_observatory.layer_health import LayerHealth
-from atlas_observatory.system import ResourceSampler
 
 
 def train(observer: Observer | None, limit: int = 640, epochs: int = 1) -> list[float]:
@@ -72,7 +72,8 @@ def test_a_collector_that_raises_is_contained_counted_logged_once_and_reported(
         raise RuntimeError("a bug in a collector")
 
     monkeypatch.setattr(LayerHealth, "_accumulate", broken)
-    monkeypatch.setattr(ResourceSampler, "read", broken)
+    # The optimizer hook's reading of the learning rate: a Python collector of every step.
+    monkeypatch.setattr(observer_module, "learning_rate", broken)
     caplog.set_level(logging.WARNING, logger="atlas_observatory")
     config = ObserverConfig(server_url=atlasd.url, spool_dir=spool_dir, layer_health_every=1)
     observer = Observer(project="faults", run_name="collector", config=config)
@@ -83,9 +84,9 @@ def test_a_collector_that_raises_is_contained_counted_logged_once_and_reported(
     steps = len(losses)
     hooked_layers = 9  # every leaf of DigitsCNN but Flatten, once per forward
     assert stats["telemetry_errors"]["layer_health.activations"] == steps * hooked_layers
-    assert stats["telemetry_errors"]["resources"] == steps
+    assert stats["telemetry_errors"]["optimizer.lr"] == steps
     captured = drain_captured()
-    assert {c.site for c in captured} == {"layer_health.activations", "resources"}
+    assert {c.site for c in captured} == {"layer_health.activations", "optimizer.lr"}
     assert all(str(c.error) == "a bug in a collector" for c in captured)
     logged = [r for r in caplog.records if "a bug in a collector" in r.getMessage()]
     assert len(logged) == 2  # once per site
@@ -94,15 +95,17 @@ def test_a_collector_that_raises_is_contained_counted_logged_once_and_reported(
     assert run_id is not None
     run = atlasd.run(run_id)
     assert run["totals"]["step_records"] == steps  # step records lost only the broken fields
-    assert "rss_bytes" not in atlasd.get(f"/api/v1/runs/{run_id}/series")["series"]
+    series = atlasd.get(f"/api/v1/runs/{run_id}/series")["series"]
+    assert "lr" not in series
+    assert "rss_bytes" in series  # the other fields of the step are still there
     events = atlasd.get(f"/api/v1/runs/{run_id}/events?type=telemetry_error")["events"]
     # Reported the 1st and 10th time per site (then at 100, 1000, ...).
     counts = sorted((e["data"]["site"], e["data"]["count"]) for e in events)
     assert counts == [
         ("layer_health.activations", 1),
         ("layer_health.activations", 10),
-        ("resources", 1),
-        ("resources", 10),
+        ("optimizer.lr", 1),
+        ("optimizer.lr", 10),
     ]
     assert "RuntimeError: a bug in a collector" in events[0]["data"]["traceback"]
     summary = atlasd.get(f"/api/v1/runs/{run_id}/events?type=telemetry_errors")["events"]
