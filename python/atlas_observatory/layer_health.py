@@ -20,11 +20,12 @@ A sample has three moments, all on the training thread:
 
 On the CPU, each watched float32 output, weight and gradient is reduced by one pass of a C++
 kernel (``_atlas.accumulate_units``, ``tensor_stats``, ``squared_distances``: every statistic of
-a tensor at once, vectorised), and one C++ call (``_atlas.host_layer_stats_json``) derives every
-figure of the record from those float64 accumulators and writes its JSON text, so a sample does
-no per-layer or per-unit Python work. Other devices and dtypes take torch operations, as
-follows. On the device, each watched output costs a handful of
-reductions (per-unit sums of a, |a| and
+a tensor at once, vectorised; the weights' pass also writes their copy), the views the kernels
+read weights and copies through are kept from sample to sample (_HostParams), and one C++ call
+(``_atlas.host_layer_stats_json``) derives every figure of the record from those float64
+accumulators and writes its JSON text, so a sample does no per-layer or per-unit Python work.
+Other devices and dtypes take torch operations, as follows. On the device, each watched output
+costs a handful of reductions (per-unit sums of a, |a| and
 of a > 0, and the norm of a); parameters and gradients are reduced with torch's ``_foreach``
 operations, one call for every tensor of the model; the weight copy lives in buffers reused from
 sample to sample. Layer-wide figures (means, dead and dormant fractions) are then derived on the
@@ -390,10 +391,11 @@ class LayerHealth:
             layer.host = buffer
         elif layer.host.numel() != size:
             return  # a call with another unit count (variable shapes): keep the first
+        a = a.detach()  # (the hook runs without torch.no_grad: no copy may join the graph)
         if not a.is_contiguous():
             a = a.contiguous()
         _atlas.accumulate_units(
-            _host_view(a.detach()),
+            _host_view(a),
             units,
             inner,
             _SATURATION_CODE[layer.saturation],

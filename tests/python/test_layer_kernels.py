@@ -246,3 +246,54 @@ def test_host_kernels_and_torch_path_give_the_same_record(
     assert "update_ratio" in host["layers"][names.index("conv")]
     assert_close(torch_path, host, "record")
     assert_close(torch_path, mixed, "record")
+
+
+def test_host_views_follow_replaced_parameters() -> None:
+    """The CPU path keeps views of the weights between samples; a parameter given new storage
+    (``param.data = ...``) is read anew, and one replaced between collect() and complete() gets
+    no update ratio (its copy is of other memory)."""
+    torch.manual_seed(0)
+    model = Net()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    records: list[dict[str, Any]] = []
+    health = lh.LayerHealth(
+        model,
+        ObserverConfig(),
+        Containment(),
+        lambda kind, text: records.append(json.loads(text)),
+        activations=True,
+    )
+    x = torch.randn(5, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+
+    def one_sample(step: int, replace_before_complete: bool = False) -> dict[str, Any]:
+        health.arm(step, None)
+        loss = model(x).square().mean()
+        health.stop_activations()
+        loss.backward()
+        health.collect()
+        optimizer.step()
+        optimizer.zero_grad()
+        if replace_before_complete:
+            model.out.weight.data = model.out.weight.data.clone()
+        health.complete()
+        entries: dict[str, Any] = {entry["layer"]: entry for entry in records[-1]["layers"]}
+        return entries
+
+    one_sample(0)
+    model.fc.weight.data = torch.full_like(model.fc.weight, 0.5)
+    replaced = one_sample(1)
+    # collect() read the weights before this step's update: 0.5 everywhere, and the bias (whose
+    # value before the update is the updated one less the step: -lr * grad, not kept here).
+    weight_n = model.fc.weight.numel()
+    bias_n = model.fc.bias.numel()
+    abs_mean = replaced["fc"]["weight_abs_mean"]
+    bias_abs = abs_mean * (weight_n + bias_n) - 0.5 * weight_n
+    assert 0.0 < bias_abs < 0.5 * bias_n  # the bias is small (init bound 1/sqrt(384))
+    assert replaced["fc"]["weight_norm"] >= math.sqrt(0.25 * weight_n)
+    assert replaced["fc"]["weight_norm"] == pytest.approx(math.sqrt(0.25 * weight_n), rel=1e-3)
+    assert "update_ratio" in replaced["fc"]
+    late = one_sample(2, replace_before_complete=True)
+    assert "update_ratio" not in late["out"]
+    assert "update_ratio" not in late["fc"]
+    again = one_sample(3)
+    assert "update_ratio" in again["out"]
