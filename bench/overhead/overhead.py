@@ -5,36 +5,31 @@ Not a test: a measurement, printed as markdown. Usage:
     .venv/bin/python bench/overhead/overhead.py [--rounds 10] [--steps 100] [--threads 1]
 
 Step time. Two small models train on CPU: a CNN on scikit-learn's digits (batch 64) and a
-two-block transformer on a toy token stream (batch 32 x 32 tokens). Each is trained three ways,
-each with its own model, optimizer and (for the observed ones) Observer:
+two-block transformer on a toy token stream (batch 32 x 32 tokens). Each measurement is a pair:
+one model and optimizer trained in alternate rounds bare (forward, loss, backward, optimizer
+step, zero_grad) and through ``observer.step`` with an Observer, for three settings:
 
-- ``bare``: forward, loss, backward, optimizer step, zero_grad;
-- ``bare (again)``: the same loop once more, with its own model: an A/A control whose ratio to
-  ``bare`` shows this machine's noise floor;
-- ``defaults``: the same through ``observer.step`` with ``ObserverConfig()`` defaults;
+- ``defaults``: ``ObserverConfig()`` (layer health every 50 steps, gradient-noise windows,
+  energy, memory, throughput);
 - ``everything``: every flag on, the profiler's windows included, layer health every step;
-- ``everything, health every 10``: the same with a layer-health sample every 10th step.
+- ``everything, health every 10``: the same with a layer-health sample every 10th step;
 
-The variants run interleaved, ``--steps`` steps each per round, in a rotating order
-(ABCD, BCDA, ...), so that drift of the machine (other processes, frequency changes) touches
-all of them alike. Every step of every round is timed (the whole loop iteration); the table shows
-the median step (the typical step) and the mean (which includes the sampled steps: layer health
-every 50 steps by default, profiler windows) as ratios to ``bare``. Observers run offline
-(spooling to a temporary directory), so the sender serialises, compresses and writes everything
-but no server competes for the CPU.
+and an A/A control, ``bare (again)``: one model trained bare in both halves, whose ratio shows
+the timing noise left. Both halves of a pair step the same tensors in the same memory: two
+identical models in different memory differ by a few percent in step time on these machines
+(cache placement), more than the effects measured here. The Observer's optimizer hooks (global
+in torch) are attached only while its own half runs.
 
-Observer CPU time. Wall-clock ratios cannot resolve 1 % on this kind of machine (the A/A control
-differs by a few percent), so each observed variant also measures the thread CPU time
-(``time.thread_time_ns``) spent inside the observer's own code: its step entry points (control,
-begin, forward end, backward start and end, step end, output split, the optimizer hooks) and layer
-health's activation reductions (which run inside the model's forward). The table gives it per
-timed step and as a share of the median ``bare`` step. Time torch spends in the training loop
-because of the observer (e.g. autograd keeping a hooked tensor) is not in it; the wall-clock
-ratios are. The meter's own clock reads (two per entry point, ~16 per step) are counted in
-the observed variants' wall-clock, which makes those ratios slightly pessimistic. They also fall
-partly inside the timed intervals (``time.thread_time_ns`` is a system call, 1-2 us on a VM):
-the table gives the metered CPU as measured, and less the meter's own cost per timed call,
-calibrated at start-up on a wrapped call that does nothing.
+The halves run interleaved, ``--steps`` steps each per round, in a rotating order, so that
+drift of the machine (other processes, frequency changes) touches all alike; a profiler window
+still open at the end of a round is run to its end first. Every step is timed (the whole loop
+iteration) in wall-clock time and in the training thread's CPU time (``time.thread_time``:
+time in which other processes ran is not in it, which makes it the steadier figure on a shared
+machine; work the Observer moves to its own threads, the sender and the energy sampler, is not
+in it either, see the GIL probe). The table gives medians (the typical step) and the ratio of
+means (which includes the sampled steps: layer health every 50 steps by default, profiler
+windows). Observers run offline (spooling to a temporary directory), so the sender serialises,
+compresses and writes everything but no server competes for the CPU.
 
 GIL probe. A probe loops on ``time.perf_counter()`` and adds up every gap longer than 0.2 ms
 between two iterations: time in which it could not run. It runs while libatlas's sender drains a
@@ -159,77 +154,32 @@ def token_batches(count: int = 64, vocab: int = 64, block: int = 32) -> list[Bat
     return batches
 
 
-# ----- variants -----
+# ----- pairs: one model trained bare and observed, alternately -----
 
 
-# The observer's entry points from a training step (see "Observer CPU time" above).
-OBSERVER_ENTRY_POINTS = (
-    "_control_step",
-    "_begin_step",
-    "_target_kwargs",
-    "_forward_end",
-    "_split",
-    "_backward_start",
-    "_backward_end",
-    "_end_step",
-    "_optimizer_before",
-    "_optimizer_after",
-)
-
-
-class CpuMeter:
-    """Adds up thread CPU time spent inside wrapped methods (outermost calls only)."""
-
-    def __init__(self) -> None:
-        self.ns = 0
-        self.calls = 0  # outermost timed calls
-        self._depth = 0
-
-    def wrap(self, owner: Any, name: str) -> None:
-        """Replaces owner.name by a timed version (an instance attribute shadowing the class's
-        method; callers that look it up later, hooks included, get the timed one)."""
-        inner = getattr(owner, name)
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            if self._depth:
-                return inner(*args, **kwargs)
-            self._depth += 1
-            self.calls += 1
-            started = time.thread_time_ns()
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                self.ns += time.thread_time_ns() - started
-                self._depth -= 1
-
-        setattr(owner, name, timed)
-
-
-class _Empty:
-    def call(self) -> None:
-        return None
-
-
-def meter_cost_ns(batches: int = 9, calls: int = 2000) -> float:
-    """What the meter reports for a call that does nothing: its own clock reads and wrapper
-    (time.thread_time_ns is a system call, ~1-2 us on a VM). The median over `batches`."""
-    costs = []
-    for _ in range(batches):
-        meter, empty = CpuMeter(), _Empty()
-        meter.wrap(empty, "call")
-        for _ in range(calls):
-            empty.call()
-        costs.append(meter.ns / meter.calls)
-    return statistics.median(costs)
-
-
-@dataclass
-class Variant:
-    name: str
-    step: Callable[[Batch], None]
-    times_s: list[float] = field(default_factory=list)
-    observer: Observer | None = None
-    meter: CpuMeter | None = None
+OBSERVED_SETTINGS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "everything": {
+        "track_profiler": True,
+        "track_memory": True,
+        "track_throughput": True,
+        "track_layer_health": True,
+        "track_sustainability": True,
+        "track_carbon_emissions": True,
+        "layer_health_every": 1,
+    },
+    # The same with layer health sampled every 10th step: what everything on costs when the
+    # per-layer statistics are not needed at every single step.
+    "everything, health every 10": {
+        "track_profiler": True,
+        "track_memory": True,
+        "track_throughput": True,
+        "track_layer_health": True,
+        "track_sustainability": True,
+        "track_carbon_emissions": True,
+        "layer_health_every": 10,
+    },
+}
 
 
 def bare_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> Callable[[Batch], None]:
@@ -256,72 +206,111 @@ def observed_step(
     return step
 
 
-def make_variants(factory: Callable[[], nn.Module], spool: str, model_name: str) -> list[Variant]:
-    variants = []
-    settings: dict[str, dict[str, Any] | None] = {
-        "bare": None,
-        "bare (again)": None,  # an A/A control: how far two identical loops differ here
-        "defaults": {},
-        "everything": {
-            "track_profiler": True,
-            "track_memory": True,
-            "track_throughput": True,
-            "track_layer_health": True,
-            "track_sustainability": True,
-            "track_carbon_emissions": True,
-            "layer_health_every": 1,
-        },
-        # The same with layer health sampled every 10th step: what everything on costs when
-        # the per-layer statistics are not needed at every single step.
-        "everything, health every 10": {
-            "track_profiler": True,
-            "track_memory": True,
-            "track_throughput": True,
-            "track_layer_health": True,
-            "track_sustainability": True,
-            "track_carbon_emissions": True,
-            "layer_health_every": 10,
-        },
-    }
-    for name, extra in settings.items():
+def set_optimizer_hooks(observer: Observer, attached: bool) -> None:
+    """Detaches the observer's optimizer hooks from torch for the bare half of a pair (they
+    are global: they would fire in the bare loop too) and attaches them again. Reaches into
+    the Observer's internals: a benchmark's privilege."""
+    from torch.optim.optimizer import (
+        register_optimizer_step_post_hook,
+        register_optimizer_step_pre_hook,
+    )
+
+    watch: Any = observer._optimizers
+    if watch is None:
+        return
+    for handle in watch._handles:
+        handle.remove()
+    watch._handles = []
+    if attached:
+        recorder = watch._recorder
+        watch._handles = [
+            register_optimizer_step_pre_hook(recorder.optimizer_pre_hook),
+            register_optimizer_step_post_hook(recorder.optimizer_post_hook),
+        ]
+
+
+@dataclass
+class Half:
+    """One way of training a pair's model, and what each of its steps took."""
+
+    step: Callable[[Batch], None]
+    observer: Observer | None = None
+    wall_s: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Pair:
+    """One model and optimizer, trained bare and through an Observer in alternate rounds (or
+    bare twice: the A/A control). Both halves step the same tensors in the same memory, so
+    the ratio is free of the few percent by which two identical models in different memory
+    differ on these machines."""
+
+    name: str
+    bare: Half
+    other: Half
+
+
+def make_pairs(factory: Callable[[], nn.Module], spool: str, model_name: str) -> list[Pair]:
+    def model_and_optimizer() -> tuple[nn.Module, torch.optim.Optimizer]:
         torch.manual_seed(0)
         model = factory()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-        if extra is None:
-            variants.append(Variant(name, bare_step(model, optimizer)))
-            continue
+        return model, torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    model, optimizer = model_and_optimizer()
+    pairs = [
+        Pair("bare (again)", Half(bare_step(model, optimizer)), Half(bare_step(model, optimizer)))
+    ]
+    for name, extra in OBSERVED_SETTINGS.items():
+        model, optimizer = model_and_optimizer()
         config = ObserverConfig(offline=True, spool_dir=spool, **extra)
         observer = Observer(project="bench", run_name=f"{model_name}-{name}", config=config)
-        meter = CpuMeter()
-        for entry_point in OBSERVER_ENTRY_POINTS:  # before register_model: it hooks the optimizer
-            meter.wrap(observer, entry_point)
         observer.register_model(model)
-        health = observer._layer_health
-        if health is not None:
-            meter.wrap(health, "_accumulate")
-        step = observed_step(observer, model, optimizer)
-        variants.append(Variant(name, step, [], observer, meter))
-    return variants
+        set_optimizer_hooks(observer, attached=False)  # attached while its half runs only
+        observed = Half(observed_step(observer, model, optimizer), observer)
+        pairs.append(Pair(name, Half(bare_step(model, optimizer)), observed))
+    return pairs
+
+
+def run_half(half: Half, batches: list[Batch], cursor: int, steps: int, timed: bool) -> int:
+    observer = half.observer
+    if observer is not None:
+        set_optimizer_hooks(observer, attached=True)
+    for _ in range(steps):
+        cursor = timed_step(half, batches[cursor % len(batches)], timed, cursor)
+    profiler: Any = observer._profiler if observer is not None else None
+    while profiler is not None and profiler.active:  # never leave a window open into bare steps
+        cursor = timed_step(half, batches[cursor % len(batches)], timed, cursor)
+    if observer is not None:
+        set_optimizer_hooks(observer, attached=False)
+    return cursor
+
+
+def timed_step(half: Half, batch: Batch, timed: bool, cursor: int) -> int:
+    cpu = time.thread_time()
+    wall = time.perf_counter()
+    half.step(batch)
+    wall_s = time.perf_counter() - wall
+    cpu_s = time.thread_time() - cpu
+    if timed:
+        half.wall_s.append(wall_s)
+        half.cpu_s.append(cpu_s)
+    return cursor + 1
 
 
 def run_interleaved(
-    variants: list[Variant], batches: list[Batch], rounds: int, steps: int, warmup: int
+    pairs: list[Pair], batches: list[Batch], rounds: int, steps: int, warmup: int
 ) -> None:
-    for variant in variants:  # warm-up: allocator, kernels, first-step work (architecture)
-        for i in range(warmup):
-            variant.step(batches[i % len(batches)])
-        if variant.meter is not None:
-            variant.meter.ns = variant.meter.calls = 0  # count timed steps only
+    """Runs every half `steps` steps per round, in a rotating order (so drift of the machine
+    touches all alike), after `warmup` untimed steps each (allocator, first-step work)."""
+    halves = [half for pair in pairs for half in (pair.bare, pair.other)]
     cursor = 0
+    for half in halves:
+        cursor = run_half(half, batches, cursor, warmup, timed=False)
     for round_index in range(rounds):
-        shift = round_index % len(variants)
-        for variant in variants[shift:] + variants[:shift]:
-            for _ in range(steps):
-                batch = batches[cursor % len(batches)]
-                cursor += 1
-                started = time.perf_counter()
-                variant.step(batch)
-                variant.times_s.append(time.perf_counter() - started)
+        shift = round_index % len(halves)
+        for half in halves[shift:] + halves[:shift]:
+            cursor = run_half(half, batches, cursor, steps, timed=True)
 
 
 # ----- the GIL probe -----
@@ -445,28 +434,19 @@ def gil_probe(spool: str, records: int, duration_s: float, trials: int) -> dict[
 # ----- report -----
 
 
-def summarise(model_name: str, variants: list[Variant], meter_ns: float) -> list[str]:
-    """Table rows; the observer CPU is given as metered, then less the meter's own cost
-    (`meter_ns` per timed call, from meter_cost_ns)."""
-    base_median = statistics.median(variants[0].times_s)
-    base_mean = statistics.fmean(variants[0].times_s)
+def summarise(model_name: str, pairs: list[Pair]) -> list[str]:
     rows = []
-    for variant in variants:
-        median = statistics.median(variant.times_s)
-        mean = statistics.fmean(variant.times_s)
-        cpu = "-"
-        if variant.meter is not None:
-            steps = len(variant.times_s)
-            raw_s = variant.meter.ns / 1e9 / steps
-            net_s = max(0.0, variant.meter.ns - variant.meter.calls * meter_ns) / 1e9 / steps
-            cpu = (
-                f"{raw_s * 1e6:.1f} us ({raw_s / base_median * 100:.2f}%); less the meter "
-                f"({variant.meter.calls / steps:.1f} calls/step): {net_s * 1e6:.1f} us "
-                f"({net_s / base_median * 100:.2f}%)"
-            )
+    for pair in pairs:
+        bare_wall = statistics.median(pair.bare.wall_s)
+        other_wall = statistics.median(pair.other.wall_s)
+        bare_cpu = statistics.median(pair.bare.cpu_s)
+        other_cpu = statistics.median(pair.other.cpu_s)
+        mean_ratio = statistics.fmean(pair.other.wall_s) / statistics.fmean(pair.bare.wall_s)
         rows.append(
-            f"| {model_name} | {variant.name} | {len(variant.times_s)} | {median * 1e3:.3f} | "
-            f"{median / base_median:.3f} | {mean * 1e3:.3f} | {mean / base_mean:.3f} | {cpu} |"
+            f"| {model_name} | {pair.name} | {len(pair.other.wall_s)} | {bare_wall * 1e3:.3f} | "
+            f"{other_wall * 1e3:.3f} | {other_wall / bare_wall:.4f} | "
+            f"{(other_cpu - bare_cpu) * 1e6:+.1f} us | {other_cpu / bare_cpu:.4f} | "
+            f"{mean_ratio:.4f} |"
         )
     return rows
 
@@ -487,29 +467,26 @@ def main() -> int:
         f"torch {torch.__version__}, {args.threads} intra-op thread(s), "
         f"{args.rounds} rounds x {args.steps} steps per variant, interleaved",
         "",
-        "| model | variant | steps | median ms | median ratio | mean ms | mean ratio | "
-        "observer CPU per step (share of bare median) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | pair | steps per half | bare median ms | observed median ms | "
+        "median ratio | thread CPU per step, observed - bare (medians) | thread CPU ratio "
+        "(medians) | mean ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    meter_ns = meter_cost_ns()
-    lines.insert(
-        1, f"meter cost: {meter_ns:.0f} ns per timed call (median of 9 x 2000 empty calls)"
-    )
     with tempfile.TemporaryDirectory() as spool:
         models: list[tuple[str, Callable[[], nn.Module], list[Batch]]] = [
             ("cnn", SmallCNN, digits_batches()),
             ("transformer", SmallTransformer, token_batches()),
         ]
         for name, factory, batches in models:
-            variants = make_variants(factory, spool, name)
-            run_interleaved(variants, batches, args.rounds, args.steps, args.warmup)
-            for variant in variants:
-                if variant.observer is not None:
-                    stats = variant.observer.finish()
+            pairs = make_pairs(factory, spool, name)
+            run_interleaved(pairs, batches, args.rounds, args.steps, args.warmup)
+            for pair in pairs:
+                if pair.other.observer is not None:
+                    stats = pair.other.observer.finish()
                     errors = stats["telemetry_errors"]
                     if errors:
-                        print(f"warning: {name}/{variant.name}: contained errors {errors}")
-            lines += summarise(name, variants, meter_ns)
+                        print(f"warning: {name}/{pair.name}: contained errors {errors}")
+            lines += summarise(name, pairs)
         probe = gil_probe(spool, args.probe_records, args.probe_seconds, args.probe_trials)
     pinned = "probes and sender on different CPUs" if probe["pinned"] else "one CPU: not pinned"
     gil_share = max(0.0, (probe["thread_busy"] - probe["process_busy"]) * 100)

@@ -166,6 +166,7 @@ class Observer:
         # the next layer_stats record, and the ranks a data-parallel gradient averages over.
         self._noise: GradientNoise | None = None
         self._noise_samples = 0
+        self._noise_optimizer_steps = 0  # the recorder's count when _noise_samples last began
         self._noise_end: int | None = None
         self._noise_extra: dict[str, float] | None = None
         self._noise_ranks = 1
@@ -365,7 +366,7 @@ class Observer:
     def _register(self, model: nn.Module) -> None:
         if self._model is model:
             return
-        self._fast_until = 0
+        self._set_fast_until(0)
         self._close_model()
         self._model = model
         self._compiled = is_compiled(model)
@@ -382,7 +383,12 @@ class Observer:
         parameter_ids = {id(p) for p in root.parameters()}
         if self._optimizers is None:
             self._optimizers = OptimizerWatch(
-                parameter_ids, self._containment, self._optimizer_before, self._optimizer_after
+                parameter_ids,
+                self._containment,
+                self._optimizer_before,
+                self._optimizer_after,
+                self._learning_rate_of,
+                self._recorder,
             )
         else:
             self._optimizers.set_parameters(parameter_ids)
@@ -398,6 +404,9 @@ class Observer:
                 self._noise_ranks = data_parallel_ranks(model)
                 self._noise_param_ids = None
                 self._noise_optimizers = weakref.WeakSet()
+                self._recorder.set_noise_windows(
+                    self._config.gradient_noise_every, self._config.gradient_noise_window
+                )
         self._install_settings_probe(root)
         if self._profiler is not None:
             self._profiler.set_model(root)
@@ -410,6 +419,8 @@ class Observer:
     def _close_model(self) -> None:
         self._remove_settings_probe()
         self._noise = None
+        if self._recorder is not None:
+            self._recorder.set_noise_windows(0, 0)
         self._noise_end = None
         self._noise_samples = 0
         if self._first_forward is not None:
@@ -471,6 +482,16 @@ class Observer:
         noise.observe(samples * self._noise_ranks)
         if step == end:
             self._close_noise_window()
+
+    def _add_noise_samples(self, samples: int | None) -> None:
+        """Micro-steps add up until the optimizer step (gradient accumulation). The count
+        starts again after each optimizer step: libatlas's hooks count them, as most optimizer
+        steps do not call back into Python (_optimizer_before resets it for those that do)."""
+        optimizer_steps = self._recorder.optimizer_steps
+        if optimizer_steps != self._noise_optimizer_steps:
+            self._noise_optimizer_steps = optimizer_steps
+            self._noise_samples = 0
+        self._noise_samples += samples or 0
 
     def _noise_follow(self, optimizer: torch.optim.Optimizer) -> None:
         """Restricts the noise scale to the parameters the optimizers update (a parameter that
@@ -588,8 +609,7 @@ class Observer:
                 self._open_pending = pending
                 self._close_slow = True
             recorder.end(step, self._epoch, value, samples, tokens, "host")
-            # Micro-steps add up until the optimizer step (gradient accumulation).
-            self._noise_samples += samples or 0
+            self._add_noise_samples(samples)
         except Exception as error:
             self._containment.contain("step.end", error)
         self._next_step = step + 1
@@ -600,7 +620,7 @@ class Observer:
         layer-health sample or profiler window; now when the loop or the run needs the full
         path at every step (no optimizer step seen, a compiled model, CUDA timing, a sample or
         window in progress, device values in the queue)."""
-        self._fast_until = 0
+        self._set_fast_until(0)
         step = self._next_step
         if (
             not self._optimizer_seen()
@@ -622,7 +642,14 @@ class Observer:
             if profiler.active:
                 return
             until = min(until, profiler.next_due(step))
-        self._fast_until = until
+        self._set_fast_until(until)
+
+    def _set_fast_until(self, step: int) -> None:
+        """Steps before `step` take the fast path, and their optimizer steps are timed by
+        libatlas's hooks alone (from `step` on they call _optimizer_before/_after)."""
+        self._fast_until = step
+        if self._recorder is not None:
+            self._recorder.set_python_from(step)
 
     def _plain_step(self, model: nn.Module, x: Any, y: Any) -> tuple[Any, torch.Tensor]:
         """step() without telemetry: what a no-op Observer still owes the training loop."""
@@ -754,8 +781,7 @@ class Observer:
             "host" if state.timing is None else "device",
         )
         if self._optimizer_seen():
-            # Micro-steps add up until the optimizer step (gradient accumulation).
-            self._noise_samples += samples or 0
+            self._add_noise_samples(samples)
         else:
             # No optimizer step seen: gradients are final now. Step 0 does not count for the
             # noise scale: whether an optimizer step follows it is not known yet.
@@ -812,7 +838,7 @@ class Observer:
             self._close_open_step()
             if tracker.batch_size is not None:
                 # The step's optimizer step (inside the block) reads it for the noise scale.
-                self._noise_samples += tracker.batch_size
+                self._add_noise_samples(tracker.batch_size)
             self._recorder.begin()
             self._tracking = True
             if self._profiler is not None:
@@ -934,7 +960,7 @@ class Observer:
             return
         if step % self._config.layer_health_every == 0 and torch.is_grad_enabled():
             health.arm(step, self._epoch)
-            self._fast_until = 0
+            self._set_fast_until(0)
 
     # ----- optimizer hooks -----
 
@@ -946,7 +972,6 @@ class Observer:
             with capture("profiler.phase"):
                 self._profile_phase = self._profiler.phase("optimizer")
                 self._profile_phase.__enter__()
-        self._recorder.optimizer_begin()
         if self._cuda_timing:
             with capture("timing"):
                 self._opt_events = (self._events.record(), None)
@@ -970,10 +995,6 @@ class Observer:
         capture = self._containment.capture
         if self._profile_phase is not None:
             self._phase_exit()
-        lr: float | None = None
-        with capture("optimizer.lr"):
-            lr = learning_rate(optimizer)
-        self._recorder.optimizer_end(lr)
         if self._opt_events is not None and self._opt_events[1] is None:
             with capture("timing"):
                 self._opt_events = (self._opt_events[0], self._events.record())
@@ -985,6 +1006,9 @@ class Observer:
                 finally:
                     if health.armed:
                         health.close()
+
+    def _learning_rate_of(self, optimizer: torch.optim.Optimizer) -> float | None:
+        return learning_rate(optimizer)
 
     # ----- epochs -----
 
@@ -1089,7 +1113,7 @@ class Observer:
         return self.stats()
 
     def _finish(self, status: str, reason: str) -> None:
-        self._fast_until = 0
+        self._set_fast_until(0)
         with self._containment.capture("finish.steps"):
             self._close_open_step()
             self._queue.drain()

@@ -39,7 +39,13 @@ def learning_rate(optimizer: torch.optim.Optimizer) -> float | None:
 
 
 class OptimizerWatch:
-    """Calls `before(optimizer)` and `after(optimizer)` around steps of the model's optimizers."""
+    """Calls `before(optimizer)` and `after(optimizer)` around steps of the model's optimizers.
+
+    The hooks registered with torch are libatlas's (the StepRecorder's optimizer_pre_hook and
+    optimizer_post_hook): they time every optimizer step and read its learning rate without a
+    Python frame, and call back here (``_before``, ``_after``, ``_learning_rate``) for the
+    steps the Observer needs to see (see step_binding.cpp), and ``_is_mine`` once per
+    optimizer."""
 
     def __init__(
         self,
@@ -47,57 +53,67 @@ class OptimizerWatch:
         containment: Containment,
         before: Callable[[torch.optim.Optimizer], None],
         after: Callable[[torch.optim.Optimizer], None],
+        read_learning_rate: Callable[[torch.optim.Optimizer], float | None],
+        recorder: Any,
     ) -> None:
         self._parameter_ids = parameter_ids
         self._containment = containment
         self._before = before
         self._after = after
+        self._read_learning_rate = read_learning_rate
+        self._recorder = recorder
         self._mine: weakref.WeakKeyDictionary[torch.optim.Optimizer, bool] = (
             weakref.WeakKeyDictionary()
         )
-        self.seen = False  # an optimizer of the model has stepped at least once
-        # The last optimizer asked about and the answer: loops step one optimizer, and a
-        # WeakKeyDictionary lookup makes a weak reference each time.
-        self._last: weakref.ref[torch.optim.Optimizer] | None = None
-        self._last_mine = False
+        self._connect()
         self._handles: list[RemovableHandle] = [
-            register_optimizer_step_pre_hook(self._pre),
-            register_optimizer_step_post_hook(self._post),
+            register_optimizer_step_pre_hook(recorder.optimizer_pre_hook),
+            register_optimizer_step_post_hook(recorder.optimizer_post_hook),
         ]
+
+    @property
+    def seen(self) -> bool:
+        """Whether an optimizer of the model has stepped at least once."""
+        return bool(self._recorder.optimizer_seen)
 
     def set_parameters(self, parameter_ids: set[int]) -> None:
         self._parameter_ids = parameter_ids
         self._mine = weakref.WeakKeyDictionary()
-        self._last = None
+        self._connect()  # forgets the recorder's cached answer too
+
+    def _connect(self) -> None:
+        self._recorder.set_optimizer_callbacks(
+            self._is_mine, self._pre, self._post, self._learning_rate
+        )
 
     def _is_mine(self, optimizer: torch.optim.Optimizer) -> bool:
-        last = self._last
-        if last is not None and last() is optimizer:
-            return self._last_mine
-        known = self._mine.get(optimizer)
-        if known is None:
-            known = any(
-                id(p) in self._parameter_ids
-                for group in optimizer.param_groups
-                for p in group.get("params", ())
-            )
-            self._mine[optimizer] = known
-        self._last = weakref.ref(optimizer)
-        self._last_mine = known
-        return known
+        with self._containment.capture("optimizer.is_mine"):
+            known = self._mine.get(optimizer)
+            if known is None:
+                known = any(
+                    id(p) in self._parameter_ids
+                    for group in optimizer.param_groups
+                    for p in group.get("params", ())
+                )
+                self._mine[optimizer] = known
+            return known
+        return False
 
-    def _pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    def _pre(self, optimizer: torch.optim.Optimizer) -> None:
         with self._containment.capture("optimizer.pre_step"):
-            if self._is_mine(optimizer):
-                self._before(optimizer)
+            self._before(optimizer)
 
-    def _post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    def _post(self, optimizer: torch.optim.Optimizer) -> None:
         with self._containment.capture("optimizer.post_step"):
-            if self._is_mine(optimizer):
-                self.seen = True
-                self._after(optimizer)
+            self._after(optimizer)
+
+    def _learning_rate(self, optimizer: torch.optim.Optimizer) -> float | None:
+        with self._containment.capture("optimizer.lr"):
+            return self._read_learning_rate(optimizer)
+        return None
 
     def close(self) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        self._recorder.set_optimizer_callbacks(None, None, None, None)

@@ -6,14 +6,24 @@
 // value on an accelerator, or carries user metrics, is handed back as (step, epoch, ts, fields)
 // (close_fields) for the Observer's deferred path (deferred.py).
 //
-// Threading: the training thread only, with the GIL held (the energy reader may call Python).
+// The optimizer hooks (optimizer_pre_hook, optimizer_post_hook) are registered with torch as
+// they are: on the common step they time the optimizer step and read its learning rate here,
+// without a Python frame; they call the Observer's Python hooks only for the optimizers they do
+// not know yet and for steps that need more (a layer-health sample, a gradient-noise window, a
+// profiler window, CUDA timing, steps run outside observer.step): every step from
+// `python_from` on, as the Observer plans it.
+//
+// Threading: the training thread only, with the GIL held (the energy reader and the hooks'
+// callbacks call Python).
 #include "step_binding.hpp"
 
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string_view.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +47,39 @@ atlas::StepTiming ParseTiming(std::string_view name) {
   if (name == "device") return atlas::StepTiming::kDevice;
   if (name == "none") return atlas::StepTiming::kNone;
   throw nb::value_error(("timing must be host, device or none, not " + std::string(name)).c_str());
+}
+
+// The first parameter group's learning rate when it is a plain number; nullopt otherwise (a
+// tensor learning rate goes to the Python reader, which knows when reading it is free).
+std::optional<double> PlainLearningRate(nb::handle optimizer, bool& plain) {
+  plain = false;
+  PyObject* groups = PyObject_GetAttrString(optimizer.ptr(), "param_groups");
+  if (groups == nullptr) {
+    PyErr_Clear();
+    return std::nullopt;
+  }
+  const nb::object owned = nb::steal(groups);
+  if (!PyList_Check(groups)) return std::nullopt;
+  plain = true;
+  if (PyList_GET_SIZE(groups) == 0) return std::nullopt;
+  PyObject* first = PyList_GET_ITEM(groups, 0);
+  if (!PyDict_Check(first)) {
+    plain = false;
+    return std::nullopt;
+  }
+  PyObject* lr = PyDict_GetItemString(first, "lr");  // borrowed
+  if (lr == nullptr) return std::nullopt;
+  if (PyFloat_CheckExact(lr)) return PyFloat_AS_DOUBLE(lr);
+  if (PyLong_CheckExact(lr)) {
+    const double value = PyLong_AsDouble(lr);
+    if (value == -1.0 && PyErr_Occurred() != nullptr) {
+      PyErr_Clear();
+      return std::nullopt;
+    }
+    return value;
+  }
+  plain = false;
+  return std::nullopt;
 }
 
 class PyStepRecorder {
@@ -85,9 +128,116 @@ class PyStepRecorder {
 
   atlas::StepRecorder& recorder() { return recorder_; }
 
+  // The Observer's side of the optimizer hooks: is_mine(optimizer) -> bool, before(optimizer)
+  // and after(optimizer) (the work beyond timing; they contain their own errors) and
+  // learning_rate(optimizer) -> float | None for the rates read in Python.
+  void SetOptimizerCallbacks(nb::object is_mine, nb::object before, nb::object after,
+                             nb::object learning_rate) {
+    const auto unless_none = [](nb::object callback) {
+      return callback.is_none() ? nb::object() : std::move(callback);
+    };
+    is_mine_ = unless_none(std::move(is_mine));
+    before_ = unless_none(std::move(before));
+    after_ = unless_none(std::move(after));
+    learning_rate_ = unless_none(std::move(learning_rate));
+    last_optimizer_ = nb::object();
+    last_mine_ = false;
+  }
+
+  void SetPythonFrom(std::int64_t step) { python_from_ = step; }
+  void SetNoiseWindows(std::int64_t every, std::int64_t window) {
+    noise_every_ = every;
+    noise_window_ = window;
+  }
+  bool optimizer_seen() const { return optimizer_seen_; }
+  std::int64_t optimizer_steps() const { return optimizer_steps_; }
+
+  void PreHook(nb::handle optimizer, nb::handle /*args*/, nb::handle /*kwargs*/) {
+    if (!Mine(optimizer)) return;
+    ++optimizer_steps_;
+    recorder_.OptimizerBegin();
+    if (NeedsPython()) Call(before_, optimizer);
+  }
+
+  void PostHook(nb::handle optimizer, nb::handle /*args*/, nb::handle /*kwargs*/) {
+    if (!Mine(optimizer)) return;
+    optimizer_seen_ = true;
+    const bool python = NeedsPython();
+    recorder_.OptimizerEnd(LearningRate(optimizer, python));
+    if (python) Call(after_, optimizer);
+  }
+
  private:
+  bool Mine(nb::handle optimizer) {
+    if (last_optimizer_.is_valid()) {
+      const nb::object last = last_optimizer_();  // a weak reference: None once collected
+      if (last.ptr() == optimizer.ptr()) return last_mine_;
+    }
+    if (!is_mine_.is_valid()) return false;
+    bool mine = false;
+    try {
+      mine = nb::cast<bool>(is_mine_(optimizer));
+      last_optimizer_ = nb::weakref(optimizer);
+    } catch (const std::exception&) {
+      return false;  // is_mine contains its errors; anything else: not ours to time
+    }
+    last_mine_ = mine;
+    return mine;
+  }
+
+  bool NeedsPython() const {
+    if (!recorder_.open()) return true;  // a step outside observer.step (log_step, track_step)
+    const std::int64_t step = recorder_.open_step();
+    if (step >= python_from_) return true;
+    if (noise_every_ <= 0) return false;
+    // gradient_noise.in_window: the `window` steps ending at each multiple of `every`.
+    const std::int64_t phase = step % noise_every_;
+    return phase == 0 || phase > noise_every_ - std::min(noise_window_, noise_every_);
+  }
+
+  // Read here when it is a plain number, unless the step goes through Python anyway (then
+  // the Observer's reader, which contains its errors, reads it).
+  std::optional<double> LearningRate(nb::handle optimizer, bool python) {
+    if (!python) {
+      bool plain = false;
+      const std::optional<double> lr = PlainLearningRate(optimizer, plain);
+      if (plain || !learning_rate_.is_valid()) return lr;
+    }
+    if (!learning_rate_.is_valid()) return std::nullopt;
+    try {
+      const nb::object value = learning_rate_(optimizer);
+      if (value.is_none()) return std::nullopt;
+      return nb::cast<double>(value);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+
+  // The Observer's callbacks contain their own errors; this is the last line of defence, so
+  // that nothing ever raises from an optimizer hook into the training loop.
+  static void Call(const nb::object& callback, nb::handle optimizer) {
+    if (!callback.is_valid()) return;
+    try {
+      callback(optimizer);
+    } catch (nb::python_error& error) {
+      error.discard_as_unraisable("atlas_observatory optimizer hook");
+    } catch (const std::exception&) {  // a cast failure: nothing to report
+    }
+  }
+
   std::unique_ptr<atlas::ProcessProbe> probe_;
   atlas::StepRecorder recorder_;
+  nb::object is_mine_;
+  nb::object before_;
+  nb::object after_;
+  nb::object learning_rate_;
+  nb::object last_optimizer_;  // a weakref.ref of the last optimizer asked about
+  bool last_mine_ = false;
+  bool optimizer_seen_ = false;
+  std::int64_t optimizer_steps_ = 0;  // of the model's optimizers, counted before each
+  std::int64_t python_from_ = 0;
+  std::int64_t noise_every_ = 0;
+  std::int64_t noise_window_ = 0;
 };
 
 }  // namespace
@@ -119,6 +269,19 @@ void BindStepRecorder(nb::module_& m) {
           [](R& self, double joules) { self.recorder().EnergyEpochEnd(joules); }, nb::arg("joules"))
       .def_prop_ro("open", [](R& self) { return self.recorder().open(); })
       .def_prop_ro("open_step", [](R& self) { return self.recorder().open_step(); })
+      .def("set_optimizer_callbacks", &R::SetOptimizerCallbacks, nb::arg("is_mine").none(),
+           nb::arg("before").none(), nb::arg("after").none(), nb::arg("learning_rate").none())
+      .def("set_python_from", &R::SetPythonFrom, nb::arg("step"),
+           "The optimizer hooks call the Python callbacks for steps from this one on.")
+      .def("set_noise_windows", &R::SetNoiseWindows, nb::arg("every"), nb::arg("window"),
+           "Steps in these windows call the Python callbacks too (every 0: none).")
+      .def_prop_ro("optimizer_seen", &R::optimizer_seen)
+      .def_prop_ro("optimizer_steps", &R::optimizer_steps,
+                   "Optimizer steps of the model's optimizers so far (counted as they begin).")
+      .def("optimizer_pre_hook", &R::PreHook, nb::arg("optimizer"), nb::arg("args").none(),
+           nb::arg("kwargs").none())
+      .def("optimizer_post_hook", &R::PostHook, nb::arg("optimizer"), nb::arg("args").none(),
+           nb::arg("kwargs").none())
       .def("close_and_send", &R::CloseAndSend, nb::arg("client"))
       .def("close_fields", &R::CloseFields)
       .def(
