@@ -110,7 +110,7 @@ def test_the_stub_matches_the_native_module() -> None:
     native = {n for n in dir(_atlas) if not n.startswith("_")}
     assert stub_names(stub) == native
     classes = {n.name: n for n in stub.body if isinstance(n, ast.ClassDef)}
-    for cls in ("Client", "ClientConfig", "EnergyMonitor"):
+    for cls in ("Client", "ClientConfig", "EnergyMonitor", "StepRecorder"):
         members = {n for n in dir(getattr(_atlas, cls)) if not n.startswith("_")}
         assert stub_names(classes[cls]) - {"__init__"} == members
 
