@@ -26,9 +26,11 @@ still open at the end of a round is run to its end first. Every step is timed (t
 iteration) in wall-clock time and in the training thread's CPU time (``time.thread_time``:
 time in which other processes ran is not in it, which makes it the steadier figure on a shared
 machine; work the Observer moves to its own threads, the sender and the energy sampler, is not
-in it either, see the GIL probe). The table gives medians (the typical step) and the ratio of
-means (which includes the sampled steps: layer health every 50 steps by default, profiler
-windows). Observers run offline (spooling to a temporary directory), so the sender serialises,
+in it either, see the GIL probe). The table gives medians (the typical step), the thread CPU
+ratio round by round (each observed round's median against the same round's bare one: slow
+drift cancels; the median over rounds and the middle half of them) and the ratio of means
+(which includes the sampled steps: layer health every 50 steps by default, profiler windows).
+Observers run offline (spooling to a temporary directory), so the sender serialises,
 compresses and writes everything but no server competes for the CPU.
 
 GIL probe. A probe loops on ``time.perf_counter()`` and adds up every gap longer than 0.2 ms
@@ -237,6 +239,7 @@ class Half:
     observer: Observer | None = None
     wall_s: list[float] = field(default_factory=list)
     cpu_s: list[float] = field(default_factory=list)
+    round_cpu_s: list[float] = field(default_factory=list)  # the median of each timed round
 
 
 @dataclass
@@ -276,11 +279,14 @@ def run_half(half: Half, batches: list[Batch], cursor: int, steps: int, timed: b
     observer = half.observer
     if observer is not None:
         set_optimizer_hooks(observer, attached=True)
+    first = len(half.cpu_s)
     for _ in range(steps):
         cursor = timed_step(half, batches[cursor % len(batches)], timed, cursor)
     profiler: Any = observer._profiler if observer is not None else None
     while profiler is not None and profiler.active:  # never leave a window open into bare steps
         cursor = timed_step(half, batches[cursor % len(batches)], timed, cursor)
+    if timed:
+        half.round_cpu_s.append(statistics.median(half.cpu_s[first:]))
     if observer is not None:
         set_optimizer_hooks(observer, attached=False)
     return cursor
@@ -442,11 +448,17 @@ def summarise(model_name: str, pairs: list[Pair]) -> list[str]:
         bare_cpu = statistics.median(pair.bare.cpu_s)
         other_cpu = statistics.median(pair.other.cpu_s)
         mean_ratio = statistics.fmean(pair.other.wall_s) / statistics.fmean(pair.bare.wall_s)
+        # Round by round: each observed round against the same round's bare one, so that slow
+        # drift of the machine cancels; the median of those ratios and their middle half.
+        quartiles = statistics.quantiles(
+            [o / b for o, b in zip(pair.other.round_cpu_s, pair.bare.round_cpu_s, strict=True)],
+            n=4,
+        )
         rows.append(
             f"| {model_name} | {pair.name} | {len(pair.other.wall_s)} | {bare_wall * 1e3:.3f} | "
             f"{other_wall * 1e3:.3f} | {other_wall / bare_wall:.4f} | "
             f"{(other_cpu - bare_cpu) * 1e6:+.1f} us | {other_cpu / bare_cpu:.4f} | "
-            f"{mean_ratio:.4f} |"
+            f"{quartiles[1]:.4f} ({quartiles[0]:.4f}-{quartiles[2]:.4f}) | {mean_ratio:.4f} |"
         )
     return rows
 
@@ -469,8 +481,8 @@ def main() -> int:
         "",
         "| model | pair | steps per half | bare median ms | observed median ms | "
         "median ratio | thread CPU per step, observed - bare (medians) | thread CPU ratio "
-        "(medians) | mean ratio |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "(medians) | thread CPU ratio round by round: median (middle half) | mean ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     with tempfile.TemporaryDirectory() as spool:
         models: list[tuple[str, Callable[[], nn.Module], list[Batch]]] = [
