@@ -540,11 +540,10 @@ class Observer:
         state: _StepState | None = None
         with self._containment.capture("step.begin"):
             state = self._begin_step(model, x)
-        kwargs = self._target_kwargs(y)
         self._phase_enter(state, "forward")
         recorder.forward_start()
         try:
-            output = model(x, **kwargs) if kwargs is not None else model(x, y)
+            output = _call_model(model, x, y, self._config.pass_targets, self._targets_name)
         finally:
             recorder.forward_end()
             with self._containment.capture("step.forward_end"):
@@ -583,16 +582,9 @@ class Observer:
         except Exception as error:  # telemetry only; never the training's failure
             self._containment.contain("step.begin", error)
         step = self._next_step
-        passing = self._config.pass_targets  # as in _target_kwargs
-        name = self._targets_name if passing is not False else None
         recorder.forward_start()
         try:
-            if name is not None:
-                output = model(x, **{name: y})
-            elif passing:
-                output = model(x, y)
-            else:
-                output = model(x)
+            output = _call_model(model, x, y, self._config.pass_targets, self._targets_name)
         finally:
             recorder.forward_end()
         logits, loss = (output, None) if type(output) is torch.Tensor else self._split(output)
@@ -653,26 +645,16 @@ class Observer:
 
     def _plain_step(self, model: nn.Module, x: Any, y: Any) -> tuple[Any, torch.Tensor]:
         """step() without telemetry: what a no-op Observer still owes the training loop."""
-        name = self._config.pass_targets
-        if name is None:
-            target = self._targets_name if self._model is model else targets_parameter(model)
-            output = model(x, **{target: y}) if target else model(x)
-        else:
-            output = model(x, y) if name else model(x)
+        passing = self._config.pass_targets
+        name = None
+        if passing is not False:
+            name = self._targets_name if self._model is model else targets_parameter(model)
+        output = _call_model(model, x, y, passing, name)
         logits, loss = split_output(output)
         if loss is None:
             loss = (self._config.loss_fn or default_loss)(logits, y)
         _backward(loss)
         return logits, loss
-
-    def _target_kwargs(self, y: Any) -> dict[str, Any] | None:
-        """Keyword arguments of the forward call; None means "pass y positionally"."""
-        passing = self._config.pass_targets
-        if passing is True:
-            return None if self._targets_name is None else {self._targets_name: y}
-        if passing is None and self._targets_name is not None:
-            return {self._targets_name: y}
-        return {}
 
     def _split(self, output: Any) -> tuple[Any, torch.Tensor | None]:
         with self._containment.capture("step.split_output"):
@@ -1280,6 +1262,14 @@ class Observer:
             },
         }
         self._client.record_json("event", dumps(record))
+
+
+def _call_model(model: nn.Module, x: Any, y: Any, passing: bool | None, name: str | None) -> Any:
+    """The forward call of step(): the targets by keyword when the forward has a parameter for
+    them (unless pass_targets is False), positionally when pass_targets is True, else not."""
+    if name is not None and passing is not False:
+        return model(x, **{name: y})
+    return model(x, y) if passing else model(x)
 
 
 def _backward(loss: torch.Tensor) -> None:

@@ -84,7 +84,9 @@ def test_fast_and_full_steps_write_the_same_fields(atlasd: Atlasd, spool_dir: st
         # The window holds its phases.
         parts = series["forward_ms"][step] + series["backward_ms"][step]
         assert series["step_ms"][step] >= parts + series["optimizer_ms"][step] - 1e-6
-        assert series["samples_per_s"][step] == 32 / (series["step_ms"][step] / 1000)
+        # samples / seconds, computed from the same window (to rounding: ms vs s).
+        expected = 32 / (series["step_ms"][step] / 1000)
+        assert series["samples_per_s"][step] == pytest.approx(expected, rel=1e-12)
     epochs = atlasd.get("/api/v1/runs/fast-path/epochs")["epochs"]
     assert epochs[0]["train"]["loss"] == sum(losses) / len(losses)
     layers = atlasd.get("/api/v1/runs/fast-path/layers")["samples"]
@@ -132,3 +134,63 @@ def test_steps_of_another_optimizer_are_not_ours(atlasd: Atlasd, spool_dir: str)
         optimizer.zero_grad(set_to_none=True)
     observer.finish()
     assert set(_series(atlasd, "other-opt", "lr").values()) == {0.01}
+
+
+class _Recording(torch.nn.Module):
+    """Remembers how forward was called; returns logits, or (logits, loss) when given targets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 3)
+        self.calls: list[str] = []
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None) -> Any:
+        logits = self.linear(x)
+        if targets is None:
+            self.calls.append("x")
+            return logits
+        self.calls.append("x, targets")
+        return logits, torch.nn.functional.cross_entropy(logits, targets)
+
+
+class _Positional(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor) -> Any:
+        logits = self.linear(x)
+        return logits, torch.nn.functional.cross_entropy(logits, extra)
+
+
+def _offline_steps(model: torch.nn.Module, passing: bool | None, tmp_path: Any) -> list[float]:
+    """Fast and full steps alike (layer health every 4th step, 10 steps)."""
+    config = ObserverConfig(
+        offline=True, spool_dir=str(tmp_path), pass_targets=passing, layer_health_every=4
+    )
+    observer = Observer(project="steps", run_name="targets", config=config)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    losses = []
+    for _ in range(10):
+        _, loss = observer.step(model, x, y)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss.item()))
+    observer.finish()
+    return losses
+
+
+def test_targets_reach_the_forward_as_configured(tmp_path: Any) -> None:
+    named = _Recording()
+    _offline_steps(named, None, tmp_path)  # decided from the signature: by keyword
+    assert named.calls == ["x, targets"] * 10
+    named = _Recording()
+    _offline_steps(named, True, tmp_path)
+    assert named.calls == ["x, targets"] * 10
+    named = _Recording()
+    _offline_steps(named, False, tmp_path)  # never: the loss is config.loss_fn's
+    assert named.calls == ["x"] * 10
+    # No parameter named for targets: pass_targets=True passes them positionally.
+    assert len(_offline_steps(_Positional(), True, tmp_path)) == 10
