@@ -85,8 +85,8 @@ def test_fast_and_full_steps_write_the_same_fields(atlasd: Atlasd, spool_dir: st
         parts = series["forward_ms"][step] + series["backward_ms"][step]
         assert series["step_ms"][step] >= parts + series["optimizer_ms"][step] - 1e-6
         # samples / seconds, computed from the same window (to rounding: ms vs s).
-        expected = 32 / (series["step_ms"][step] / 1000)
-        assert series["samples_per_s"][step] == pytest.approx(expected, rel=1e-12)
+        rate = 32 / (series["step_ms"][step] / 1000)
+        assert series["samples_per_s"][step] == pytest.approx(rate, rel=1e-12)
     epochs = atlasd.get("/api/v1/runs/fast-path/epochs")["epochs"]
     assert epochs[0]["train"]["loss"] == sum(losses) / len(losses)
     layers = atlasd.get("/api/v1/runs/fast-path/layers")["samples"]
