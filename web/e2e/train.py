@@ -69,8 +69,11 @@ def main() -> None:
             val_loss = nn.functional.cross_entropy(logits, y[split:]).item()
             val_acc = (logits.argmax(1) == y[split:]).float().mean().item()
         observer.end_epoch(val_loss=val_loss, val_accuracy=val_acc)
-    observer.finish(status="stopped" if stopped or observer.should_stop else "completed")
-    print("stopped" if stopped else "completed", flush=True)
+    # A stop may land in the loop (a step boundary) or at an epoch's end, where observer.epochs
+    # ends the loop itself: either way the run is stopped, and the output says so.
+    status = "stopped" if stopped or observer.should_stop else "completed"
+    observer.finish(status=status)
+    print(status, flush=True)
 
 
 if __name__ == "__main__":
