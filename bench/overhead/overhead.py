@@ -159,28 +159,21 @@ def token_batches(count: int = 64, vocab: int = 64, block: int = 32) -> list[Bat
 # ----- pairs: one model trained bare and observed, alternately -----
 
 
+EVERYTHING: dict[str, Any] = {
+    "track_profiler": True,
+    "track_memory": True,
+    "track_throughput": True,
+    "track_layer_health": True,
+    "track_sustainability": True,
+    "track_carbon_emissions": True,
+}
+
 OBSERVED_SETTINGS: dict[str, dict[str, Any]] = {
     "defaults": {},
-    "everything": {
-        "track_profiler": True,
-        "track_memory": True,
-        "track_throughput": True,
-        "track_layer_health": True,
-        "track_sustainability": True,
-        "track_carbon_emissions": True,
-        "layer_health_every": 1,
-    },
+    "everything": {**EVERYTHING, "layer_health_every": 1},
     # The same with layer health sampled every 10th step: what everything on costs when the
     # per-layer statistics are not needed at every single step.
-    "everything, health every 10": {
-        "track_profiler": True,
-        "track_memory": True,
-        "track_throughput": True,
-        "track_layer_health": True,
-        "track_sustainability": True,
-        "track_carbon_emissions": True,
-        "layer_health_every": 10,
-    },
+    "everything, health every 10": {**EVERYTHING, "layer_health_every": 10},
 }
 
 
