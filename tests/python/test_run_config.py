@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import torch
-from obs_helpers import Atlasd, digits_loader, wait_until
+from obs_helpers import Atlasd, digits_loader, final_diagnosis
 from torch import nn
 
 from atlas_observatory import Observer, ObserverConfig
@@ -121,18 +121,6 @@ def autocast_steps(observer: Observer, model: nn.Module, optimizer: torch.optim.
             step.loss = loss
 
 
-def diagnosis(server: Atlasd, run_id: str, epochs: int = 2) -> Json:
-    latest: dict[str, Json] = {}
-
-    def analysed() -> bool:
-        latest["doc"] = server.get(f"/api/v1/runs/{run_id}/diagnostics")
-        doc = latest["doc"]
-        return bool(doc.get("run_status") != "running" and doc.get("epochs_analysed") == epochs)
-
-    wait_until(analysed, limit_s=60, what=f"the diagnosis of run {run_id}")
-    return latest["doc"]
-
-
 def checks(doc: Json) -> set[str]:
     return {f["check"] for f in doc["findings"]}
 
@@ -145,7 +133,7 @@ def test_a_cpu_run_stores_its_device_and_precision(atlasd: Atlasd) -> None:
     assert values["param_dtype"] == "float32"
     assert "autocast" not in values
     # No accelerator here: the CPU is all there was, nothing to warn about.
-    assert "device.cpu_only" not in checks(diagnosis(atlasd, run_id))
+    assert "device.cpu_only" not in checks(final_diagnosis(atlasd, run_id, 2))
 
 
 def test_a_cpu_autocast_run_stores_bfloat16(atlasd: Atlasd) -> None:
@@ -179,7 +167,7 @@ def idle_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("idle_gpu")
 def test_training_on_the_cpu_beside_a_gpu_is_found(atlasd: Atlasd) -> None:
     run_id = train(atlasd, "cpu-beside-gpu", plain_steps)
-    doc = diagnosis(atlasd, run_id)
+    doc = final_diagnosis(atlasd, run_id, 2)
     found = {f["check"]: f for f in doc["findings"]}
     assert "device.cpu_only" in found, doc["findings"]
     assert found["device.cpu_only"]["evidence"]["declared_device"] == "cpu"
@@ -190,4 +178,4 @@ def test_training_on_the_cpu_beside_a_gpu_is_found(atlasd: Atlasd) -> None:
 @pytest.mark.usefixtures("idle_gpu")
 def test_measured_autocast_keeps_mixed_precision_quiet(atlasd: Atlasd) -> None:
     run_id = train(atlasd, "autocast-beside-gpu", autocast_steps)
-    assert "device.mixed_precision_missed" not in checks(diagnosis(atlasd, run_id))
+    assert "device.mixed_precision_missed" not in checks(final_diagnosis(atlasd, run_id, 2))
