@@ -20,11 +20,13 @@ over windows (an exponential moving average, bias-corrected as Adam's moments ar
 ratio is taken, as the paper advises.
 
 Cost: nothing outside windows. During a window each step adds its gradients, weighted by its
-batch size, into one buffer per parameter (one ``_foreach`` call) and computes their squared
-norm (another); the buffers (one float copy of the gradients) are kept from window to window. The
-window's numbers reach the host once, when it ends. A window whose gradients held a NaN or an
-infinity is dropped. The estimate is invariant to a constant scale of the gradients (a loss
-divided by the accumulation steps, a constant loss scale), since both estimates scale alike.
+batch size, into one buffer per parameter and computes their squared norm; the buffers (one
+float copy of the gradients) are kept from window to window. On CPU, with float32 gradients,
+both are one pass of a C++ kernel over each gradient (``_atlas.noise_accumulate``); elsewhere
+two ``_foreach`` calls, whose numbers reach the host once, when the window ends. A window whose
+gradients held a NaN or an infinity is dropped. The estimate is invariant to a constant scale
+of the gradients (a loss divided by the accumulation steps, a constant loss scale), since both
+estimates scale alike.
 
 Threading: used from the training thread only.
 """
@@ -33,8 +35,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+
+from . import _atlas
+from .host_view import host_view
 
 __all__ = ["GradientNoise", "NoiseScaleEstimator", "NoiseScaleReading", "in_window"]
 
@@ -117,6 +123,12 @@ class NoiseScaleEstimator:
         return NoiseScaleReading(scale, grad_sq, trace, self._batch, self.windows)
 
 
+def _kernel_can_read(grad: torch.Tensor) -> bool:
+    """Whether _atlas.noise_accumulate takes `grad` as it is (a dense CPU float32 tensor in
+    one contiguous block)."""
+    return grad.is_cpu and grad.dtype == torch.float32 and grad.is_contiguous()
+
+
 def _squared_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
     """The squared L2 norm of all of `tensors` together (float64, on the first one's device),
     without a synchronisation: a few operations whatever their number."""
@@ -135,15 +147,20 @@ class GradientNoise:
         self._params = params
         self._estimator = NoiseScaleEstimator(smoothing)
         self._buffers: dict[int, torch.Tensor] = {}  # samples-weighted gradient sums
+        self._buffer_views: dict[int, Any] = {}  # host_view of each CPU buffer, made once
         self._in_window: set[int] = set()  # parameters whose buffer holds this window's sum
-        self._step_sq: list[torch.Tensor] = []  # each step's |g|^2, on the gradients' device
+        # Each step's |g|^2: on the host (the C++ kernel's, when the window's first step had
+        # CPU float32 gradients) or on the gradients' device.
+        self._on_host = False
+        self._host_sq: list[float] = []
+        self._step_sq: list[torch.Tensor] = []
         self._inverse_batches: list[float] = []
         self._samples = 0.0
         self._usable = True  # False once a step of the window could not be taken
 
     @property
     def steps_in_window(self) -> int:
-        return len(self._step_sq)
+        return len(self._host_sq) + len(self._step_sq)
 
     def set_params(self, params: list[torch.nn.Parameter]) -> None:
         """Measures `params` from now on (the window in progress is dropped: its sums were of
@@ -152,6 +169,7 @@ class GradientNoise:
             return
         self._params = params
         self._buffers = {}
+        self._buffer_views = {}
         self._in_window.clear()
         self._usable = False  # until end_window starts the next one
 
@@ -173,17 +191,50 @@ class GradientNoise:
                 self._usable = False
                 return
             indices.append(index)
-            grads.append(grad.detach())
+            grads.append(grad.detach() if grad.requires_grad else grad)
         if not grads:
             return
         with torch.no_grad():
             self._add(indices, grads, float(batch_size))
 
     def _add(self, indices: list[int], grads: list[torch.Tensor], batch: float) -> None:
-        wide = [g if g.dtype == torch.float32 else g.float() for g in grads]
-        self._step_sq.append(_squared_norm(wide))
+        if self.steps_in_window == 0:  # the window's first step chooses how it is added up
+            self._on_host = all(_kernel_can_read(g) for g in grads)
+        if self._on_host:
+            self._add_on_host(indices, grads, batch)
+        else:
+            self._add_with_torch(indices, grads, batch)
         self._inverse_batches.append(1.0 / batch)
         self._samples += batch
+
+    def _add_on_host(self, indices: list[int], grads: list[torch.Tensor], batch: float) -> None:
+        """One pass of the C++ kernel: each buffer += batch * gradient (set at the parameter's
+        first step in the window), and the step's |g|^2."""
+        buffers, views = self._buffers, self._buffer_views
+        reset: list[bool] = []
+        if len(self._in_window) < len(indices):
+            for index, grad in zip(indices, grads, strict=True):
+                fresh = index not in self._in_window
+                reset.append(fresh)
+                if not fresh:
+                    continue
+                buffer = buffers.get(index)
+                if buffer is None or index not in views or buffer.shape != grad.shape:
+                    buffers[index] = buffer = torch.empty_like(grad)  # reset: never read
+                    views[index] = host_view(buffer)
+                self._in_window.add(index)
+        try:
+            squared = _atlas.noise_accumulate(
+                [host_view(g) for g in grads], [views[i] for i in indices], batch, reset
+            )
+        except (TypeError, RuntimeError):  # a later step's gradients are not CPU float32
+            self._usable = False
+            return
+        self._host_sq.append(squared)
+
+    def _add_with_torch(self, indices: list[int], grads: list[torch.Tensor], batch: float) -> None:
+        wide = [g if g.dtype == torch.float32 else g.float() for g in grads]
+        self._step_sq.append(_squared_norm(wide))
         buffers = self._buffers
         stale: list[torch.Tensor] = []
         if len(self._in_window) < len(indices):
@@ -193,6 +244,7 @@ class GradientNoise:
                 buffer = buffers.get(index)
                 if buffer is None or buffer.shape != grad.shape or buffer.device != grad.device:
                     buffers[index] = torch.zeros_like(grad)
+                    self._buffer_views.pop(index, None)
                 else:
                     stale.append(buffer)  # the previous window's sum
                 self._in_window.add(index)
@@ -204,10 +256,11 @@ class GradientNoise:
         """Closes the window (adding its estimate, when it has one) and returns the smoothed
         reading; None when no estimate exists yet."""
         try:
-            if self._usable and len(self._step_sq) >= 2:
+            if self._usable and self.steps_in_window >= 2:
                 self._add_window()
         finally:
             self._step_sq = []
+            self._host_sq = []
             self._inverse_batches = []
             self._samples = 0.0
             self._in_window.clear()
@@ -217,9 +270,12 @@ class GradientNoise:
     def _add_window(self) -> None:
         with torch.no_grad():
             big = _squared_norm([self._buffers[i] for i in sorted(self._in_window)])
-            device = self._step_sq[0].device
-            parts = [torch.stack(self._step_sq), big.to(device)[None]]
-            host = torch.cat(parts).cpu().tolist()  # the window's one transfer
+            if self._on_host:
+                host = [*self._host_sq, float(big)]
+            else:
+                device = self._step_sq[0].device
+                parts = [torch.stack(self._step_sq), big.to(device)[None]]
+                host = torch.cat(parts).cpu().tolist()  # the window's one transfer
         small_sq = host[:-1]
         big_sq = host[-1] / (self._samples * self._samples)
         small_mean = sum(small_sq) / len(small_sq)

@@ -67,6 +67,7 @@ from torch.utils.hooks import RemovableHandle
 from . import _atlas
 from .config import ObserverConfig
 from .containment import Containment
+from .host_view import host_view, host_views
 from .modelinfo import first_tensor
 
 __all__ = ["LayerHealth", "watched_modules"]
@@ -134,7 +135,7 @@ class _Layer:
     # keeps its memory from sample to sample.
     host: torch.Tensor | None = None
     host_buffer: torch.Tensor | None = None
-    host_buffer_view: Any = None  # _host_view(host_buffer), made once
+    host_buffer_view: Any = None  # host_view(host_buffer), made once
     # The (units, inner) of the last output shape seen (_unit_layout), by that shape.
     host_shape: torch.Size | None = None
     host_layout: tuple[int, int] = (0, 0)
@@ -386,7 +387,7 @@ class LayerHealth:
             buffer = layer.host_buffer
             if buffer is None or buffer.numel() != size:
                 buffer = layer.host_buffer = torch.empty(size, dtype=torch.float64)
-                layer.host_buffer_view = _host_view(buffer)
+                layer.host_buffer_view = host_view(buffer)
             buffer.zero_()
             layer.host = buffer
         elif layer.host.numel() != size:
@@ -395,7 +396,7 @@ class LayerHealth:
         if not a.is_contiguous():
             a = a.contiguous()
         _atlas.accumulate_units(
-            _host_view(a),
+            host_view(a),
             units,
             inner,
             _SATURATION_CODE[layer.saturation],
@@ -463,7 +464,7 @@ class LayerHealth:
     ) -> _Params:
         """One pass of _atlas.tensor_stats over the weights (copying those the update ratio
         needs in the same pass) and one over the gradients."""
-        view = _host_view
+        view = host_view
         host_weight = torch.empty(4 * len(host.weights), dtype=torch.float64)
         host_grad = torch.empty(4 * len(grads), dtype=torch.float64)
         _atlas.tensor_stats(host.weights, view(host_weight), host.copy_into)
@@ -513,7 +514,7 @@ class LayerHealth:
                 params.snapshot_of = []
                 return
             squares = torch.empty(len(host.copies), dtype=torch.float64)
-            _atlas.squared_distances(host.copied, host.copies, _host_view(squares))
+            _atlas.squared_distances(host.copied, host.copies, host_view(squares))
             params.update_sq = squares
             return
         weights = [self._flat[i][1].detach() for i in params.snapshot_of]
@@ -574,7 +575,7 @@ class LayerHealth:
                 layer.name,
                 list(fields.items()),
                 list(extra.items()),
-                [(key, _host_view(values), scale) for key, values, scale in arrays],
+                [(key, host_view(values), scale) for key, values, scale in arrays],
             )
             for layer, (fields, extra, arrays) in zip(self._layers, entries, strict=True)
             if fields or extra or arrays
@@ -588,7 +589,7 @@ class LayerHealth:
     ) -> str:
         """The CPU path's record: every figure derived and written by one C++ call from the
         kernels' float64 accumulators (no transfer, no per-layer Python)."""
-        view = _host_view
+        view = host_view
         empty = _EMPTY
         layers = [
             (
@@ -703,7 +704,7 @@ def _unpack_host(layer: _Layer) -> None:
 
 
 class _HostParams:
-    """The CPU path's views (see _pick_host_view) of the watched weights, and of the copies the
+    """The CPU path's views (see host_view.py) of the watched weights, and of the copies the
     update ratio compares them with, made once rather than at every sample: a view shares its
     tensor's memory, so it reads the weights as the optimizer updates them in place. Valid
     while every parameter keeps its storage and shape (checked by `current`)."""
@@ -711,7 +712,7 @@ class _HostParams:
     def __init__(self, params: list[nn.Parameter], budget: int) -> None:
         weights = [param.detach() for param in params]
         self._identity = [(param.data_ptr(), param.shape) for param in params]
-        self.weights = _host_views(weights)
+        self.weights = host_views(weights)
         # Copies within update_ratio_max_bytes, in parameter order (as _snapshot chooses).
         self.snapshot_of: list[int] = []
         copies: list[torch.Tensor] = []
@@ -721,7 +722,7 @@ class _HostParams:
                 budget -= size
                 self.snapshot_of.append(index)
                 copies.append(torch.empty_like(weight))
-        self.copies = _host_views(copies)
+        self.copies = host_views(copies)
         self.copied = [self.weights[i] for i in self.snapshot_of]
         # tensor_stats' `copies`: per weight, the view its values are copied into, or None.
         copy_of = dict(zip(self.snapshot_of, self.copies, strict=True))
@@ -736,36 +737,6 @@ class _HostParams:
             if param.data_ptr() != pointer or param.shape != shape:
                 return False
         return True
-
-
-def _numpy_view(t: torch.Tensor) -> Any:
-    return t.numpy()
-
-
-def _same(t: torch.Tensor) -> Any:
-    return t
-
-
-def _pick_host_view() -> Callable[[torch.Tensor], Any]:
-    """How CPU tensors are handed to the C++ kernels. torch's ``Tensor.__dlpack__`` is Python
-    code that costs several microseconds per tensor, and a sample hands over ~80 tensors; a
-    numpy view of the same memory (``Tensor.numpy()``, no copy) is read by the binding through
-    the buffer protocol in well under one. numpy is optional for torch: without it the kernels
-    take the tensors themselves (DLPack), with the same results."""
-    try:
-        torch.zeros(1).numpy()
-    except (ImportError, RuntimeError):
-        return _same
-    return _numpy_view
-
-
-# The argument the kernels get for a detached, contiguous CPU tensor (see _pick_host_view).
-_host_view = _pick_host_view()
-
-
-def _host_views(tensors: list[torch.Tensor]) -> list[Any]:
-    view = _host_view
-    return [view(t) for t in tensors]
 
 
 def _unit_dim(dims: int, channel_first: bool) -> int:

@@ -988,6 +988,8 @@ class Observer:
                 finally:
                     if health.armed:
                         health.close()
+            with capture("step.plan"):
+                self._plan_fast_steps()  # the sample is done: the next step can be fast
 
     def _learning_rate_of(self, optimizer: torch.optim.Optimizer) -> float | None:
         return learning_rate(optimizer)

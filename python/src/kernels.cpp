@@ -1,5 +1,6 @@
 // Layer health's statistics kernels (atlas_observatory/layer_health.py's CPU fast path) and
-// the layer_stats JSON writer, for atlas_observatory._atlas.
+// the layer_stats JSON writer, for atlas_observatory._atlas; and the gradient noise scale's
+// per-step pass on CPU (gradient_noise.py).
 //
 // Layer health reduces every watched activation, weight and gradient of a sampled step. With
 // torch operations that is several passes per tensor (sum, |a|, a > 0, norm, ...) and many small
@@ -506,6 +507,59 @@ void SquaredDistances(const std::vector<FloatIn>& a, const std::vector<FloatIn>&
   }
 }
 
+// ----- the gradient noise scale's window (gradient_noise.py, CPU) -----
+
+// sum += weight * g (sum = weight * g when `reset`), and returns ||g||^2: one pass over the
+// gradient and its window sum instead of a norm and an add per tensor.
+ATLAS_KERNEL_CLONES double AddScaledSquared(const float* g, float* sum, std::size_t n, float weight,
+                                            bool reset) {
+  double total = 0.0;
+  const Vec scale = Vec{} + weight;
+  for (std::size_t start = 0; start < n; start += kChunk) {
+    const std::size_t end = std::min(n, start + kChunk);
+    Vec lanes{};
+    std::size_t i = start;
+    for (; i + kLanes <= end; i += kLanes) {
+      Vec v;
+      Vec s{};
+      std::memcpy(&v, g + i, sizeof(v));
+      if (!reset) std::memcpy(&s, sum + i, sizeof(s));
+      s += scale * v;
+      std::memcpy(sum + i, &s, sizeof(s));
+      lanes += v * v;
+    }
+    for (std::size_t j = 0; i < end; ++i, ++j) {
+      const float v = g[i];
+      sum[i] = (reset ? 0.0F : sum[i]) + weight * v;
+      lanes[j] += v * v;
+    }
+    total += LaneTotal(lanes);
+  }
+  return total;
+}
+
+// One step of a gradient-noise window: adds weight * grads[i] into sums[i] (starting it where
+// reset[i]; reset may be empty: no sum starts) and returns the sum of the ||grads[i]||^2.
+double NoiseAccumulate(const std::vector<FloatIn>& grads, std::vector<FloatOut>& sums,
+                       double weight, const std::vector<bool>& reset) {
+  if (grads.size() != sums.size() || (!reset.empty() && reset.size() != grads.size())) {
+    throw nb::value_error("noise_accumulate: grads, sums (and reset) must have one entry each");
+  }
+  for (std::size_t t = 0; t < grads.size(); ++t) {
+    if (grads[t].size() != sums[t].size()) {
+      throw nb::value_error("noise_accumulate: a gradient differs in size from its sum");
+    }
+  }
+  const nb::gil_scoped_release release;
+  double total = 0.0;
+  const auto scale = static_cast<float>(weight);
+  for (std::size_t t = 0; t < grads.size(); ++t) {
+    const bool start = !reset.empty() && reset[t];
+    total += AddScaledSquared(grads[t].data(), sums[t].data(), grads[t].size(), scale, start);
+  }
+  return total;
+}
+
 // ----- layer_stats JSON -----
 
 // Exact decimals of at most this many significant digits: AppendExactDecimal's domain.
@@ -927,16 +981,22 @@ std::string HostLayerStatsJson(std::int64_t step, std::optional<std::int64_t> ep
 
 }  // namespace
 
+// Outputs are noconvert: nanobind would otherwise hand the kernel a converted copy of an
+// array of another dtype or layout (inputs may be converted: the copy is read instead), and the
+// results would be written into the copy and lost. Such an output is a TypeError instead.
 void BindLayerStats(nb::module_& m) {
   m.def("accumulate_units", &AccumulateUnits, nb::arg("a"), nb::arg("units"), nb::arg("inner"),
-        nb::arg("saturation"), nb::arg("acc"),
+        nb::arg("saturation"), nb::arg("acc").noconvert(),
         "Adds one activation's per-unit sums to acc, in one pass (layer_health.py).");
-  m.def("tensor_stats", &TensorsStats, nb::arg("tensors"), nb::arg("out"),
-        nb::arg("copies") = std::vector<std::optional<FloatOut>>{},
+  m.def("tensor_stats", &TensorsStats, nb::arg("tensors"), nb::arg("out").noconvert(),
+        nb::arg("copies").noconvert() = std::vector<std::optional<FloatOut>>{},
         "[sum of squares, sum |x|, count |x| < 1e-8, non-finite count] of each tensor; copies:\n"
         "empty, or per tensor None or an array that receives a copy of it (same pass).");
-  m.def("squared_distances", &SquaredDistances, nb::arg("a"), nb::arg("b"), nb::arg("out"),
-        "||a_i - b_i||^2 of each pair of tensors.");
+  m.def("squared_distances", &SquaredDistances, nb::arg("a"), nb::arg("b"),
+        nb::arg("out").noconvert(), "||a_i - b_i||^2 of each pair of tensors.");
+  m.def("noise_accumulate", &NoiseAccumulate, nb::arg("grads"), nb::arg("sums").noconvert(),
+        nb::arg("weight"), nb::arg("reset") = std::vector<bool>{},
+        "Adds weight * grads[i] into sums[i] (set where reset[i]); returns sum ||grads[i]||^2.");
   m.def("layer_stats_json", &LayerStatsJson, nb::arg("step"), nb::arg("epoch"), nb::arg("ts"),
         nb::arg("layers"), "The JSON text of a layer_stats record.");
   m.def("host_layer_stats_json", &HostLayerStatsJson, nb::arg("step"), nb::arg("epoch"),

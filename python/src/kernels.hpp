@@ -5,7 +5,8 @@
 
 namespace atlas_python {
 
-// Adds accumulate_units, tensor_stats, squared_distances and layer_stats_json to the module.
+// Adds accumulate_units, tensor_stats, squared_distances, noise_accumulate, layer_stats_json
+// and host_layer_stats_json to the module.
 void BindLayerStats(nanobind::module_& m);
 
 }  // namespace atlas_python

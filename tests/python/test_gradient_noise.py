@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
+from atlas_observatory import _atlas
 from atlas_observatory.gradient_noise import GradientNoise, NoiseScaleEstimator, in_window
 from atlas_observatory.modelinfo import data_parallel_ranks
 
@@ -255,3 +257,124 @@ def test_only_the_parameters_an_optimizer_updates_are_measured(
     assert noise is not None
     assert [id(p) for p in noise._params] == [id(p) for p in model[2].parameters()]
     observer.finish()
+
+
+# ----- the CPU kernel (_atlas.noise_accumulate) against the torch path -----
+
+
+@pytest.mark.parametrize("size", [1, 7, 8, 4099, 9000])
+def test_noise_accumulate_adds_scaled_gradients_and_returns_their_squared_norm(size: int) -> None:
+    """Sizes below, at and past one vector (8 lanes) and one fold (4096 values): the partial
+    tails too. `reset` starts a sum (its old contents are not read), otherwise it adds."""
+    rng = np.random.default_rng(size)
+    grads = [torch.tensor(rng.normal(size=size), dtype=torch.float32) for _ in range(2)]
+    sums = [torch.full((size,), 3.0), torch.tensor(rng.normal(size=size), dtype=torch.float32)]
+    before = sums[1].clone()
+    squared = _atlas.noise_accumulate(grads, sums, 2.5, [True, False])
+    expected = sum(float((g.double() ** 2).sum()) for g in grads)
+    assert squared == pytest.approx(expected, rel=1e-6)
+    torch.testing.assert_close(sums[0], 2.5 * grads[0], rtol=1e-6, atol=0)
+    torch.testing.assert_close(sums[1], before + 2.5 * grads[1], rtol=1e-6, atol=1e-6)
+    # Without reset flags nothing starts: both sums are added to.
+    again = _atlas.noise_accumulate(grads, sums, 1.0)
+    assert again == pytest.approx(expected, rel=1e-6)
+    torch.testing.assert_close(sums[0], 3.5 * grads[0], rtol=1e-6, atol=1e-6)
+
+
+def test_noise_accumulate_rejects_mismatched_arguments() -> None:
+    grad, other = torch.ones(4), torch.ones(5)
+    with pytest.raises(ValueError, match="differs in size"):
+        _atlas.noise_accumulate([grad], [other], 1.0)
+    with pytest.raises(ValueError, match="one entry each"):
+        _atlas.noise_accumulate([grad], [], 1.0)
+    # A sum of another dtype or layout would be converted to a copy and the result lost.
+    for sums in (torch.zeros(4, dtype=torch.float64), torch.zeros(8)[::2]):
+        with pytest.raises(TypeError):
+            _atlas.noise_accumulate([grad], [sums], 1.0)
+        assert not sums.any()
+    # A gradient of another dtype or layout is read through a converted copy.
+    sums = torch.zeros(4)
+    assert _atlas.noise_accumulate([torch.arange(4.0, dtype=torch.float64)], [sums], 2.0) == 14.0
+    assert sums.tolist() == [0.0, 2.0, 4.0, 6.0]
+
+
+def run_windows(
+    grads_of_step: Sequence[Sequence[torch.Tensor | None]], batches: list[int], window: int
+) -> tuple[GradientNoise, list[Any]]:
+    """Feeds the steps' gradients (None: the parameter had none that step) through one
+    GradientNoise, `window` steps per window; returns it and each window's reading."""
+    params = [torch.nn.Parameter(torch.zeros_like(g)) for g in grads_of_step[0] if g is not None]
+    noise = GradientNoise(params)
+    readings: list[Any] = []
+    for index, (grads, batch) in enumerate(zip(grads_of_step, batches, strict=True)):
+        for param, grad in zip(params, grads, strict=True):
+            param.grad = grad
+        noise.observe(batch)
+        if index % window == window - 1:
+            readings.append(noise.end_window())
+    return noise, readings
+
+
+def test_the_cpu_kernel_and_torch_give_the_same_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same steps (batches of several sizes, a parameter without a gradient at some steps)
+    through the kernel and through the torch path (forced): the same readings, window by
+    window."""
+    rng = np.random.default_rng(11)
+    steps, batches = [], []
+    for step in range(6 * WINDOW):
+        first = torch.tensor(rng.normal(size=(30, 7)) + 0.3, dtype=torch.float32)
+        second = torch.tensor(rng.normal(size=4097) - 0.1, dtype=torch.float32)
+        steps.append([first, None if step % 5 == 2 else second])
+        batches.append(2 + step % 3)
+    noise, on_host = run_windows(steps, batches, WINDOW)
+    assert noise._on_host  # the kernel was used
+    monkeypatch.setattr("atlas_observatory.gradient_noise._kernel_can_read", lambda _grad: False)
+    noise, with_torch = run_windows(steps, batches, WINDOW)
+    assert not noise._on_host
+    assert len(on_host) == len(with_torch) == 6
+    for kernel, torch_path in zip(on_host, with_torch, strict=True):
+        assert (kernel is None) == (torch_path is None)
+        if kernel is not None:
+            assert kernel.windows == torch_path.windows
+            for name, value in kernel.extra().items():
+                assert value == pytest.approx(torch_path.extra()[name], rel=1e-4), name
+
+
+def test_gradients_the_kernel_cannot_read_take_the_torch_path() -> None:
+    """A transposed (non-contiguous) gradient at a window's first step: the window is added up
+    with torch, with the kernel's result on the same values."""
+    rng = np.random.default_rng(12)
+    values = [rng.normal(size=(6, 9)) + 0.5 for _ in range(3 * WINDOW)]
+    contiguous = [[torch.tensor(v, dtype=torch.float32)] for v in values]
+    transposed = [[torch.tensor(v.T, dtype=torch.float32).contiguous().t()] for v in values]
+    assert not transposed[0][0].is_contiguous()
+    batches = [4] * len(values)
+    noise, expected = run_windows(contiguous, batches, WINDOW)
+    assert noise._on_host
+    noise, got = run_windows(transposed, batches, WINDOW)
+    assert not noise._on_host
+    for want, have in zip(expected, got, strict=True):
+        assert (want is None) == (have is None)
+        if want is not None:
+            assert have.noise_scale == pytest.approx(want.noise_scale, rel=1e-4)
+
+
+def test_a_later_non_contiguous_gradient_joins_the_kernels_window() -> None:
+    """The window's first step chose the kernel; a later non-contiguous gradient is read
+    through a contiguous copy: the same readings as with contiguous gradients throughout."""
+    rng = np.random.default_rng(13)
+    values = [rng.normal(size=(6, 9)) + 1.0 for _ in range(3 * WINDOW)]
+    plain = [[torch.tensor(v, dtype=torch.float32)] for v in values]
+    mixed = [
+        [torch.tensor(v.T, dtype=torch.float32).contiguous().t() if i % WINDOW == 4 else g[0]]
+        for i, (v, g) in enumerate(zip(values, plain, strict=True))
+    ]
+    assert not mixed[4][0].is_contiguous()
+    batches = [4] * len(values)
+    _, expected = run_windows(plain, batches, WINDOW)
+    noise, got = run_windows(mixed, batches, WINDOW)
+    assert noise._on_host
+    assert expected[-1] is not None
+    assert got[-1] is not None
+    assert got[-1].windows == expected[-1].windows == 3
+    assert got[-1].noise_scale == pytest.approx(expected[-1].noise_scale, rel=1e-5)

@@ -101,6 +101,22 @@ def test_tensor_stats_and_squared_distances() -> None:
     assert distances.item() == pytest.approx((wide - before.double()).pow(2).sum().item())
 
 
+def test_outputs_of_another_dtype_or_layout_are_refused() -> None:
+    """nanobind would hand a kernel a converted copy of such an output, and the results written
+    into the copy would be lost: each is a TypeError, and the array stays untouched."""
+    w = torch.randn(5, 3)
+    for out in (torch.zeros(4, dtype=torch.float32), torch.zeros(8, dtype=torch.float64)[::2]):
+        with pytest.raises(TypeError):
+            _atlas.tensor_stats([w], out)
+        assert not out.any()
+    with pytest.raises(TypeError):
+        _atlas.tensor_stats([w], torch.zeros(4, dtype=torch.float64), [torch.zeros(15).double()])
+    with pytest.raises(TypeError):
+        _atlas.squared_distances([w], [w], torch.zeros(1, dtype=torch.float32))
+    with pytest.raises(TypeError):
+        _atlas.accumulate_units(w, 3, 1, 0, torch.zeros(14, dtype=torch.float32))
+
+
 def test_layer_stats_json_writes_protocol_numbers() -> None:
     values = torch.tensor([1.0, float("inf"), 0.25], dtype=torch.float64)
     text = _atlas.layer_stats_json(
