@@ -6,7 +6,7 @@ Not a test: a measurement, printed as markdown. Usage:
 
 Step time. Two small models train on CPU: a CNN on scikit-learn's digits (batch 64) and a
 two-block transformer on a toy token stream (batch 32 x 32 tokens). Each measurement is a pair:
-one model and optimizer trained in alternate rounds bare (forward, loss, backward, optimizer
+one model and optimizer trained alternately bare (forward, loss, backward, optimizer
 step, zero_grad) and through ``observer.step`` with an Observer, for three settings:
 
 - ``defaults``: ``ObserverConfig()`` (layer health every 50 steps, gradient-noise windows,
@@ -20,9 +20,11 @@ identical models in different memory differ by a few percent in step time on the
 (cache placement), more than the effects measured here. The Observer's optimizer hooks (global
 in torch) are attached only while its own half runs.
 
-The halves run interleaved, ``--steps`` steps each per round, in a rotating order, so that
-drift of the machine (other processes, frequency changes) touches all alike; a profiler window
-still open at the end of a round is run to its end first. Every step is timed (the whole loop
+The two halves of a pair alternate step by step (bare, observed, observed, bare, ...), so that
+drift of the machine (other processes, frequency changes) touches both alike even within a
+round; a round is ``--steps`` steps of each half of one pair, and the pairs take their rounds
+in a rotating order. A profiler window is run to its end before the next bare step (the
+profiler is global: it would time the bare step too). Every step is timed (the whole loop
 iteration) in wall-clock time and in the training thread's CPU time (``time.thread_time``:
 time in which other processes ran is not in it, which makes it the steadier figure on a shared
 machine; work the Observer moves to its own threads, the sender and the energy sampler, is not
@@ -237,8 +239,8 @@ class Half:
 
 @dataclass
 class Pair:
-    """One model and optimizer, trained bare and through an Observer in alternate rounds (or
-    bare twice: the A/A control). Both halves step the same tensors in the same memory, so
+    """One model and optimizer, trained bare and through an Observer alternately, step by step
+    (or bare twice: the A/A control). Both halves step the same tensors in the same memory, so
     the ratio is free of the few percent by which two identical models in different memory
     differ on these machines."""
 
@@ -272,14 +274,11 @@ def run_half(half: Half, batches: list[Batch], cursor: int, steps: int, timed: b
     observer = half.observer
     if observer is not None:
         set_optimizer_hooks(observer, attached=True)
-    first = len(half.cpu_s)
     for _ in range(steps):
         cursor = timed_step(half, batches[cursor % len(batches)], timed, cursor)
     profiler: Any = observer._profiler if observer is not None else None
     while profiler is not None and profiler.active:  # never leave a window open into bare steps
         cursor = timed_step(half, batches[cursor % len(batches)], timed, cursor)
-    if timed:
-        half.round_cpu_s.append(statistics.median(half.cpu_s[first:]))
     if observer is not None:
         set_optimizer_hooks(observer, attached=False)
     return cursor
@@ -297,19 +296,32 @@ def timed_step(half: Half, batch: Batch, timed: bool, cursor: int) -> int:
     return cursor + 1
 
 
+def run_pair(pair: Pair, batches: list[Batch], cursor: int, steps: int) -> int:
+    """One round of a pair: `steps` steps of each half, alternating step by step in the order
+    bare, other, other, bare, ... (so that neither half always follows the other's step)."""
+    marks = [(half, len(half.cpu_s)) for half in (pair.bare, pair.other)]
+    for index in range(steps):
+        order = (pair.bare, pair.other) if index % 2 == 0 else (pair.other, pair.bare)
+        for half in order:
+            cursor = run_half(half, batches, cursor, 1, timed=True)
+    for half, first in marks:
+        half.round_cpu_s.append(statistics.median(half.cpu_s[first:]))
+    return cursor
+
+
 def run_interleaved(
     pairs: list[Pair], batches: list[Batch], rounds: int, steps: int, warmup: int
 ) -> None:
-    """Runs every half `steps` steps per round, in a rotating order (so drift of the machine
-    touches all alike), after `warmup` untimed steps each (allocator, first-step work)."""
-    halves = [half for pair in pairs for half in (pair.bare, pair.other)]
+    """Runs `rounds` rounds of every pair (run_pair), the pairs in a rotating order, after
+    `warmup` untimed steps of each half (allocator, first-step work)."""
     cursor = 0
-    for half in halves:
-        cursor = run_half(half, batches, cursor, warmup, timed=False)
+    for pair in pairs:
+        for half in (pair.bare, pair.other):
+            cursor = run_half(half, batches, cursor, warmup, timed=False)
     for round_index in range(rounds):
-        shift = round_index % len(halves)
-        for half in halves[shift:] + halves[:shift]:
-            cursor = run_half(half, batches, cursor, steps, timed=True)
+        shift = round_index % len(pairs)
+        for pair in pairs[shift:] + pairs[:shift]:
+            cursor = run_pair(pair, batches, cursor, steps)
 
 
 # ----- the GIL probe -----
@@ -459,7 +471,7 @@ def summarise(model_name: str, pairs: list[Pair]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=40)
-    parser.add_argument("--steps", type=int, default=25, help="steps per variant per round")
+    parser.add_argument("--steps", type=int, default=25, help="steps per half per round")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--probe-records", type=int, default=400_000)
@@ -470,7 +482,7 @@ def main() -> int:
 
     lines = [
         f"torch {torch.__version__}, {args.threads} intra-op thread(s), "
-        f"{args.rounds} rounds x {args.steps} steps per variant, interleaved",
+        f"{args.rounds} rounds x {args.steps} steps per half, alternating step by step",
         "",
         "| model | pair | steps per half | bare median ms | observed median ms | "
         "median ratio | thread CPU per step, observed - bare (medians) | thread CPU ratio "

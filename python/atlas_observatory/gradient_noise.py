@@ -157,6 +157,9 @@ class GradientNoise:
         self._inverse_batches: list[float] = []
         self._samples = 0.0
         self._usable = True  # False once a step of the window could not be taken
+        # While every parameter's CPU buffer holds this window's sum: the buffers' views in
+        # parameter order, for the window's common step (_add_every_gradient); else None.
+        self._every_sum: list[Any] | None = None
 
     @property
     def steps_in_window(self) -> int:
@@ -171,6 +174,7 @@ class GradientNoise:
         self._buffers = {}
         self._buffer_views = {}
         self._in_window.clear()
+        self._every_sum = None
         self._usable = False  # until end_window starts the next one
 
     def observe(self, batch_size: float) -> None:
@@ -180,6 +184,9 @@ class GradientNoise:
             return
         if not batch_size > 0:
             self._usable = False
+            return
+        every_sum = self._every_sum
+        if every_sum is not None and self._add_every_gradient(every_sum, float(batch_size)):
             return
         indices: list[int] = []
         grads: list[torch.Tensor] = []
@@ -207,6 +214,21 @@ class GradientNoise:
         self._inverse_batches.append(1.0 / batch)
         self._samples += batch
 
+    def _add_every_gradient(self, sums: list[Any], batch: float) -> bool:
+        """The common step of a window on CPU, with as little Python as can be: every
+        parameter's gradient into its sum, in one call. False when the general path must take
+        the step (a parameter without a gradient, a gradient in a graph or not on the CPU)."""
+        try:
+            view: Any = host_view  # a gradient of None raises: the general path skips it
+            grads = [view(param.grad) for param in self._params]
+            squared = _atlas.noise_accumulate(grads, sums, batch)
+        except (AttributeError, TypeError, RuntimeError):  # before anything is added
+            return False
+        self._host_sq.append(squared)
+        self._inverse_batches.append(1.0 / batch)
+        self._samples += batch
+        return True
+
     def _add_on_host(self, indices: list[int], grads: list[torch.Tensor], batch: float) -> None:
         """One pass of the C++ kernel: each buffer += batch * gradient (set at the parameter's
         first step in the window), and the step's |g|^2."""
@@ -231,6 +253,8 @@ class GradientNoise:
             self._usable = False
             return
         self._host_sq.append(squared)
+        if len(self._in_window) == len(self._params):
+            self._every_sum = [views[i] for i in range(len(self._params))]
 
     def _add_with_torch(self, indices: list[int], grads: list[torch.Tensor], batch: float) -> None:
         wide = [g if g.dtype == torch.float32 else g.float() for g in grads]
@@ -261,6 +285,7 @@ class GradientNoise:
         finally:
             self._step_sq = []
             self._host_sq = []
+            self._every_sum = None
             self._inverse_batches = []
             self._samples = 0.0
             self._in_window.clear()

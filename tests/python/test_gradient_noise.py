@@ -326,8 +326,18 @@ def test_the_cpu_kernel_and_torch_give_the_same_estimate(monkeypatch: pytest.Mon
         second = torch.tensor(rng.normal(size=4097) - 0.1, dtype=torch.float32)
         steps.append([first, None if step % 5 == 2 else second])
         batches.append(2 + step % 3)
+    taken: list[bool] = []  # the one-call step of a CPU window: taken, or left to the general path
+    every_gradient = GradientNoise._add_every_gradient
+
+    def counted(self: GradientNoise, sums: list[Any], batch: float) -> bool:
+        taken.append(every_gradient(self, sums, batch))
+        return taken[-1]
+
+    monkeypatch.setattr(GradientNoise, "_add_every_gradient", counted)
     noise, on_host = run_windows(steps, batches, WINDOW)
     assert noise._on_host  # the kernel was used
+    assert True in taken  # for whole steps in one call,
+    assert False in taken  # and the steps with a parameter without gradient went the long way
     monkeypatch.setattr("atlas_observatory.gradient_noise._kernel_can_read", lambda _grad: False)
     noise, with_torch = run_windows(steps, batches, WINDOW)
     assert not noise._on_host
