@@ -298,12 +298,12 @@ def timed_step(half: Half, batch: Batch, timed: bool, cursor: int) -> int:
 
 def run_pair(pair: Pair, batches: list[Batch], cursor: int, steps: int) -> int:
     """One round of a pair: `steps` steps of each half, alternating step by step in the order
-    bare, other, other, bare, ... (so that neither half always follows the other's step)."""
+    bare, other, other, bare, ... (so that neither half always follows the other's step), both
+    halves on the same batch at each step: nothing but the Observer differs between them."""
     marks = [(half, len(half.cpu_s)) for half in (pair.bare, pair.other)]
     for index in range(steps):
         order = (pair.bare, pair.other) if index % 2 == 0 else (pair.other, pair.bare)
-        for half in order:
-            cursor = run_half(half, batches, cursor, 1, timed=True)
+        cursor = max([run_half(half, batches, cursor, 1, timed=True) for half in order])
     for half, first in marks:
         half.round_cpu_s.append(statistics.median(half.cpu_s[first:]))
     return cursor
