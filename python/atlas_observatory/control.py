@@ -151,6 +151,11 @@ class Controller:
 
     # ----- the training thread's boundaries -----
 
+    def quiet_at_step(self) -> bool:
+        """True when at_step has nothing to do unless actions arrived (the client's
+        has_actions): no pause to take, no stop to raise."""
+        return self._pause is None and not (self.stopped and self._config.raise_on_stop)
+
     def at_step(self, step: int) -> bool:
         """At the start of a step: applies what arrived; waits while paused (True when it
         waited); raises TrainingStopped after a stop when the config asks for it."""

@@ -161,12 +161,11 @@ class Observer:
         self._architecture_done = False
         self._targets_name: str | None = None
         self._layer_health: LayerHealth | None = None
-        # The gradient noise scale (gradient_noise.py): samples of the steps since the last
-        # observation, the step that ends the window in progress, the reading that waits for
-        # the next layer_stats record, and the ranks a data-parallel gradient averages over.
+        # The gradient noise scale (gradient_noise.py): the step that ends the window in
+        # progress, the reading that waits for the next layer_stats record, and the ranks a
+        # data-parallel gradient averages over. The recorder counts the samples of the steps
+        # since the last observation (add_noise_samples, take_noise_samples).
         self._noise: GradientNoise | None = None
-        self._noise_samples = 0
-        self._noise_optimizer_steps = 0  # the recorder's count when _noise_samples last began
         self._noise_end: int | None = None
         self._noise_extra: dict[str, float] | None = None
         self._noise_ranks = 1
@@ -247,6 +246,7 @@ class Observer:
             resources_every=config.system_every_steps,
             usable_cpus=float(usable_cpu_count()),
         )
+        self._recorder.set_tensor_types(torch.Tensor, torch.bool)
         self._resources = ResourceSampler(config.track_memory, None)
         self._start_energy()
         if config.track_profiler:
@@ -422,7 +422,8 @@ class Observer:
         if self._recorder is not None:
             self._recorder.set_noise_windows(0, 0)
         self._noise_end = None
-        self._noise_samples = 0
+        if self._recorder is not None:
+            self._recorder.take_noise_samples()
         if self._first_forward is not None:
             self._first_forward.remove()
             self._first_forward = None
@@ -469,7 +470,7 @@ class Observer:
         """Adds the final gradients of `step` (and of the micro-steps accumulated into them
         since the last observation) to the noise-scale window, when the step is in one."""
         noise = self._noise
-        samples, self._noise_samples = self._noise_samples, 0
+        samples = self._recorder.take_noise_samples()
         if noise is None or samples <= 0:
             return
         every = self._config.gradient_noise_every
@@ -484,14 +485,9 @@ class Observer:
             self._close_noise_window()
 
     def _add_noise_samples(self, samples: int | None) -> None:
-        """Micro-steps add up until the optimizer step (gradient accumulation). The count
-        starts again after each optimizer step: libatlas's hooks count them, as most optimizer
-        steps do not call back into Python (_optimizer_before resets it for those that do)."""
-        optimizer_steps = self._recorder.optimizer_steps
-        if optimizer_steps != self._noise_optimizer_steps:
-            self._noise_optimizer_steps = optimizer_steps
-            self._noise_samples = 0
-        self._noise_samples += samples or 0
+        """Micro-steps add up until the optimizer step (gradient accumulation); the recorder
+        starts the count again after each optimizer step."""
+        self._recorder.add_noise_samples(samples or 0)
 
     def _noise_follow(self, optimizer: torch.optim.Optimizer) -> None:
         """Restricts the noise scale to the parameters the optimizers update (a parameter that
@@ -545,7 +541,6 @@ class Observer:
         try:
             output = _call_model(model, x, y, self._config.pass_targets, self._targets_name)
         finally:
-            recorder.forward_end()
             with self._containment.capture("step.forward_end"):
                 self._forward_end(state)
         logits, loss = self._split(output)
@@ -553,7 +548,7 @@ class Observer:
             loss = (self._config.loss_fn or default_loss)(logits, y)
         with self._containment.capture("step.backward_start"):
             self._backward_start(state)
-        recorder.backward_start()
+        recorder.loss_ready()  # forward_ms: the model and the loss function, as in _fast_step
         try:
             _backward(loss)
         finally:
@@ -569,43 +564,49 @@ class Observer:
         """step() between the steps that need more than timing and the step record (layer
         health samples, profiler windows, the first step, CUDA timing): a few calls into
         libatlas and nothing else. _plan_fast_steps decides which steps qualify."""
-        if self._control is not None:
+        control = self._control
+        if control is not None and (self._client.has_actions or not control.quiet_at_step()):
             self._control_step()
         recorder = self._recorder
-        recorder.begin()
         try:
             if self._close_slow:
                 self._close_slow = False
-                self._close_open_step()
-            elif recorder.open:
-                recorder.close_and_send(self._client)
+                recorder.begin()
+                try:
+                    self._close_open_step()
+                finally:
+                    recorder.forward_start()
+            else:
+                recorder.enter(self._client)  # begin, send the previous step, forward_start
         except Exception as error:  # telemetry only; never the training's failure
             self._containment.contain("step.begin", error)
         step = self._next_step
-        recorder.forward_start()
-        try:
-            output = _call_model(model, x, y, self._config.pass_targets, self._targets_name)
-        finally:
-            recorder.forward_end()
+        output = _call_model(model, x, y, self._config.pass_targets, self._targets_name)
         logits, loss = (output, None) if type(output) is torch.Tensor else self._split(output)
         if loss is None:
             loss = (self._config.loss_fn or default_loss)(logits, y)
-        recorder.backward_start()
+        recorder.loss_ready()
         _backward(loss)
         try:
-            samples, tokens = batch_counts(x)
-            value = _host_value("loss", loss)
-            if value is None:  # a loss on an accelerator: the deferred path reads it
-                pending = PendingStep(step, self._epoch, 0.0)
-                pending.set_value(True, "loss", loss)
-                self._open_pending = pending
-                self._close_slow = True
-            recorder.end(step, self._epoch, value, samples, tokens, "host")
-            self._add_noise_samples(samples)
+            # libatlas reads a CPU loss and a tensor batch itself; the rest is read here.
+            if not recorder.leave(step, self._epoch, loss, x):
+                self._leave_in_python(step, loss, x)
         except Exception as error:
             self._containment.contain("step.end", error)
         self._next_step = step + 1
         return logits, loss
+
+    def _leave_in_python(self, step: int, loss: torch.Tensor, x: Any) -> None:
+        """The end of a fast step whose loss or batch libatlas's reader declined."""
+        samples, tokens = batch_counts(x)
+        value = _host_value("loss", loss)
+        if value is None:  # a loss on an accelerator: the deferred path reads it
+            pending = PendingStep(step, self._epoch, 0.0)
+            pending.set_value(True, "loss", loss)
+            self._open_pending = pending
+            self._close_slow = True
+        self._recorder.end(step, self._epoch, value, samples, tokens, "host")
+        self._add_noise_samples(samples)
 
     def _plan_fast_steps(self) -> None:
         """Sets the first step from the next one that needs the full path of step(): the next
@@ -767,7 +768,8 @@ class Observer:
         else:
             # No optimizer step seen: gradients are final now. Step 0 does not count for the
             # noise scale: whether an optimizer step follows it is not known yet.
-            self._noise_samples = samples or 0
+            self._recorder.take_noise_samples()
+            self._recorder.add_noise_samples(samples or 0)
             if state.step > 0:
                 with self._containment.capture("gradient_noise"):
                     self._observe_noise(state.step)
@@ -965,7 +967,7 @@ class Observer:
                     self._noise_follow(optimizer)
                     self._observe_noise(step)
             else:
-                self._noise_samples = 0  # what _observe_noise does outside its windows
+                self._recorder.take_noise_samples()  # what _observe_noise does outside its windows
         health = self._layer_health
         if health is not None and health.armed and not health.collected:
             with capture("layer_health.collect"):

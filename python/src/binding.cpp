@@ -384,6 +384,9 @@ void BindClient(nb::module_& m) {
       .def("stats", [](PyClient& self) { return StatsToDict(self.client().stats()); })
       .def("health", &Health)
       // Control (docs/control.md): none of these waits for the network, so they keep the GIL.
+      .def_prop_ro(
+          "has_actions", [](PyClient& self) { return self.client().HasActions(); },
+          "Whether poll_actions would return any (an atomic load).")
       .def("poll_actions", &PollActions,
            "Takes the control actions that arrived (dicts, oldest first); [] when none.")
       .def(

@@ -194,3 +194,106 @@ def test_targets_reach_the_forward_as_configured(tmp_path: Any) -> None:
     assert named.calls == ["x"] * 10
     # No parameter named for targets: pass_targets=True passes them positionally.
     assert len(_offline_steps(_Positional(), True, tmp_path)) == 10
+
+
+def _recorder() -> Any:
+    from atlas_observatory import _atlas
+
+    recorder = _atlas.StepRecorder()
+    recorder.set_tensor_types(torch.Tensor, torch.bool)
+    return recorder
+
+
+class _TensorSubclass(torch.Tensor):
+    pass
+
+
+_BATCHES = {
+    "images": torch.zeros(8, 1, 4, 4),
+    "token ids": torch.zeros(4, 16, dtype=torch.long),
+    "int32 ids of 3 dims": torch.zeros(2, 3, 5, dtype=torch.int32),
+    "uint8 pixels": torch.zeros(4, 28, 28, dtype=torch.uint8),
+    "bool masks": torch.zeros(4, 16, dtype=torch.bool),
+    "complex": torch.zeros(4, 2, dtype=torch.complex64),
+    "one dimension": torch.zeros(5, dtype=torch.long),
+    "a scalar": torch.tensor(3),
+    "empty": torch.zeros(0, 7, dtype=torch.long),
+    "non-contiguous": torch.zeros(6, 4, dtype=torch.long).t(),
+}
+
+
+@pytest.mark.parametrize("name", list(_BATCHES))
+def test_libatlas_reads_a_tensor_batch_as_python_does(name: str) -> None:
+    """The fast step's end (recorder.leave) reads the loss and the batch's counts in C++; for
+    every batch it accepts it must read what modelinfo.batch_counts reads."""
+    from atlas_observatory.modelinfo import batch_counts
+
+    batch = _BATCHES[name]
+    recorder = _recorder()
+    loss = torch.tensor(0.25, requires_grad=True) * 2
+    assert recorder.leave(7, 1, loss, batch) is True
+    step, epoch, _, fields = recorder.close_fields()
+    samples, tokens = batch_counts(batch)
+    assert (step, epoch, fields["loss"]) == (7, 1, 0.5)
+    assert fields.get("samples") == samples
+    assert fields.get("tokens") == tokens
+    assert recorder.take_noise_samples() == (samples or 0)
+
+
+@pytest.mark.parametrize(
+    ("loss", "batch"),
+    [
+        (0.5, torch.zeros(4, 2)),  # a Python number: _host_value reads it
+        (torch.tensor([0.5, 0.25]), torch.zeros(4, 2)),  # two elements: Python raises the error
+        (torch.tensor(0.5, device="meta"), torch.zeros(4, 2)),  # not on the CPU: deferred
+        (torch.tensor(0.5), (torch.zeros(4, 2), torch.zeros(4))),  # a tuple batch
+        (torch.tensor(0.5), {"x": torch.zeros(4, 2)}),  # a dict batch
+        (torch.tensor(0.5), torch.zeros(4, 2).as_subclass(_TensorSubclass)),
+        (torch.tensor(0.5).as_subclass(_TensorSubclass), torch.zeros(4, 2)),
+    ],
+)
+def test_libatlas_declines_what_python_must_read(loss: Any, batch: Any) -> None:
+    recorder = _recorder()
+    assert recorder.leave(3, 0, loss, batch) is False
+    assert recorder.open is False  # nothing recorded: the Python path records the step
+    assert recorder.take_noise_samples() == 0
+
+
+def test_libatlas_declines_everything_before_it_knows_torch() -> None:
+    from atlas_observatory import _atlas
+
+    recorder = _atlas.StepRecorder()
+    assert recorder.leave(0, 0, torch.tensor(0.5), torch.zeros(4, 2)) is False
+
+
+def test_a_fast_step_with_a_batch_python_reads_records_it(atlasd: Atlasd, spool_dir: str) -> None:
+    """A batch libatlas declines (here a list of tensors) goes through the Python readers on
+    the fast path: every step still carries its loss and samples."""
+
+    class ListInput(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = DigitsCNN()
+
+        def forward(self, batch: list[torch.Tensor]) -> torch.Tensor:
+            out: torch.Tensor = self.net(batch[0])
+            return out
+
+    config = ObserverConfig(server_url=atlasd.url, spool_dir=spool_dir, layer_health_every=20)
+    observer = Observer(project="steps", run_name="list", config=config, run_id="list-batch")
+    torch.manual_seed(0)
+    model = ListInput()
+    observer.register_model(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    batches = iter(digits_loader(batch_size=32))
+    losses = []
+    for _ in range(30):
+        x, y = next(batches)
+        _, loss = observer.step(model, [x], y)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss.item()))
+    observer.finish()
+    assert _series(atlasd, "list-batch", "samples") == {step: 32.0 for step in range(30)}
+    stored = _series(atlasd, "list-batch", "loss")
+    assert [stored[step] for step in range(30)] == pytest.approx(losses, rel=1e-6)

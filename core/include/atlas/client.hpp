@@ -169,6 +169,8 @@ class Client {
   // Takes the actions that arrived since the last call, oldest first. Any thread; returns at
   // once (one atomic load) when none is waiting, and never waits for the network.
   std::vector<ControlAction> PollActions() noexcept;
+  // Whether PollActions would return any (one atomic load: cheap enough for every step).
+  bool HasActions() const noexcept;
   // Tells atlasd that action `id` was applied (or refused: `applied` false), with what applying
   // it did. Sent by the sender thread on its next control request, which this call hastens.
   void AckAction(std::int64_t id, bool applied, std::string detail) noexcept;

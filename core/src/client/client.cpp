@@ -366,6 +366,10 @@ Status Client::Finish(FinishStatus status, std::string reason,
   return impl_->Shutdown(timeout, std::move(finish));
 }
 
+bool Client::HasActions() const noexcept {
+  return impl_->InOwnerProcess() && impl_->inbox().has_actions();
+}
+
 std::vector<ControlAction> Client::PollActions() noexcept {
   if (!impl_->InOwnerProcess() || !impl_->inbox().has_actions()) return {};
   try {
