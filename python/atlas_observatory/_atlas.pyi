@@ -116,6 +116,7 @@ class StepRecorder:
         cpu: bool = True,
         memory: bool = True,
         resources_every: int = 1,
+        resources_interval_s: float = 0.0,
         usable_cpus: float = 1.0,
     ) -> None: ...
     def set_energy(self, monitor: Any | None) -> None: ...

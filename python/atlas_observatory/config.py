@@ -81,8 +81,11 @@ class ObserverConfig:
     # On accelerators, loss tensors are copied to the host in one non-blocking batch every
     # this many steps, so no step waits for the device.
     loss_batch_steps: int = 16
-    # Host memory and CPU use are read every this many steps (and at every epoch end).
+    # Host memory and CPU use (and CUDA memory) are read on steps that are a multiple of
+    # system_every_steps, at most once per system_interval_s seconds, and on each epoch's first
+    # such step: they change slowly, and each reading costs a CPU step some 10-20 us.
     system_every_steps: int = 1
+    system_interval_s: float = 0.1
 
     # --- layer health ---
     layer_health_every: int = 50
@@ -169,8 +172,9 @@ class ObserverConfig:
             "profiler_first_step": self.profiler_first_step,
             "spool_max_bytes": self.spool_max_bytes,
             "update_ratio_max_bytes": self.update_ratio_max_bytes,
+            "system_interval_s": self.system_interval_s,
         }.items():
-            if number < 0:
+            if not number >= 0:
                 raise ValueError(f"ObserverConfig.{name} must be >= 0, got {number}")
         if not 2 <= self.gradient_noise_window <= self.gradient_noise_every:
             raise ValueError(

@@ -83,7 +83,8 @@ def targets_parameter(model: nn.Module) -> str | None:
     return None
 
 
-def _is_scalar_tensor(value: object) -> bool:
+def is_loss_tensor(value: object) -> bool:
+    """What a model may return as its own loss: a one-element floating tensor."""
     return isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point()
 
 
@@ -92,14 +93,14 @@ def split_output(output: Any) -> tuple[Any, torch.Tensor | None]:
     "logits" (Hugging Face style), an object with those attributes, or plain logits."""
     if isinstance(output, torch.Tensor):  # plain logits, the common case, decided first
         return output, None
-    if isinstance(output, tuple | list) and len(output) == 2 and _is_scalar_tensor(output[1]):
+    if isinstance(output, tuple | list) and len(output) == 2 and is_loss_tensor(output[1]):
         return output[0], output[1]
     if isinstance(output, Mapping):
         loss = output.get("loss")
         logits = output.get("logits", output)
-        return logits, loss if _is_scalar_tensor(loss) else None
+        return logits, loss if is_loss_tensor(loss) else None
     loss = getattr(output, "loss", None)
-    if _is_scalar_tensor(loss) and hasattr(output, "logits"):
+    if is_loss_tensor(loss) and hasattr(output, "logits"):
         return output.logits, loss
     return output, None
 

@@ -58,6 +58,7 @@ from .modelinfo import (
     data_parallel_ranks,
     first_tensor,
     is_compiled,
+    is_loss_tensor,
     parameter_device,
     split_output,
     targets_parameter,
@@ -244,10 +245,11 @@ class Observer:
             throughput=config.track_throughput,
             memory=config.track_memory,
             resources_every=config.system_every_steps,
+            resources_interval_s=config.system_interval_s,
             usable_cpus=float(usable_cpu_count()),
         )
         self._recorder.set_tensor_types(torch.Tensor, torch.bool)
-        self._resources = ResourceSampler(config.track_memory, None)
+        self._resources = ResourceSampler(config.track_memory, None, config.system_interval_s)
         self._start_energy()
         if config.track_profiler:
             self._profiler = ProfilerWindows(config, self._containment, self._emit_json)
@@ -582,7 +584,12 @@ class Observer:
             self._containment.contain("step.begin", error)
         step = self._next_step
         output = _call_model(model, x, y, self._config.pass_targets, self._targets_name)
-        logits, loss = (output, None) if type(output) is torch.Tensor else self._split(output)
+        if type(output) is torch.Tensor:
+            logits, loss = output, None
+        elif type(output) is tuple and len(output) == 2 and is_loss_tensor(output[1]):
+            logits, loss = output  # nanoGPT's (logits, loss), as split_output reads it
+        else:
+            logits, loss = self._split(output)
         if loss is None:
             loss = (self._config.loss_fn or default_loss)(logits, y)
         recorder.loss_ready()
@@ -932,6 +939,7 @@ class Observer:
             resources is not None
             and resources.active
             and pending.step % self._config.system_every_steps == 0
+            and resources.due(pending.epoch)
         ):
             with capture("resources"):
                 resources.read(pending.fields)

@@ -8,6 +8,7 @@ that is said once in the log.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import torch
@@ -44,11 +45,30 @@ class _GpuUtil:
 class ResourceSampler:
     """Reads the CUDA fields of a step record. One per Observer, on the training thread."""
 
-    def __init__(self, track_memory: bool, device: torch.device | None) -> None:
+    def __init__(
+        self, track_memory: bool, device: torch.device | None, interval_s: float = 0.0
+    ) -> None:
         self._track_memory = track_memory
         self._cuda_index: int | None = None
         self._gpu: _GpuUtil | None = None
+        self._interval_s = interval_s
+        self._last_read: float | None = None  # time.monotonic() of the last due()
+        self._last_epoch: int | None = None
         self.set_device(device)
+
+    def due(self, epoch: int | None) -> bool:
+        """Whether a step of `epoch` should be read now: the first of each epoch, else once
+        `interval_s` has passed since the last (ObserverConfig.system_interval_s). A True
+        answer counts as a reading."""
+        now = time.monotonic()
+        if (
+            self._last_read is not None
+            and epoch == self._last_epoch
+            and now - self._last_read < self._interval_s
+        ):
+            return False
+        self._last_read, self._last_epoch = now, epoch
+        return True
 
     @property
     def active(self) -> bool:

@@ -22,6 +22,7 @@
 #include <nanobind/stl/string_view.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -86,10 +87,18 @@ std::optional<double> PlainLearningRate(nb::handle optimizer, bool& plain) {
 class PyStepRecorder {
  public:
   PyStepRecorder(bool throughput, bool cpu, bool memory, std::int64_t resources_every,
-                 double usable_cpus)
+                 double resources_interval_s, double usable_cpus)
       : probe_(atlas::NewRealProcessProbe()),
-        recorder_(atlas::StepRecorderOptions{throughput, cpu, memory, resources_every, usable_cpus},
-                  atlas::Clock::Real(), probe_.get()) {}
+        recorder_(
+            atlas::StepRecorderOptions{
+                .throughput = throughput,
+                .cpu = cpu,
+                .memory = memory,
+                .resources_every = resources_every,
+                .resources_interval = std::chrono::duration_cast<atlas::Duration>(
+                    std::chrono::duration<double>(std::max(0.0, resources_interval_s))),
+                .usable_cpus = usable_cpus},
+            atlas::Clock::Real(), probe_.get()) {}
 
   void SetEnergy(nb::handle monitor) {
     recorder_.SetEnergySource(monitor.is_none() ? atlas::StepRecorder::EnergySource{}
@@ -300,9 +309,9 @@ void BindStepRecorder(nb::module_& m) {
   nb::class_<R>(m, "StepRecorder",
                 "libatlas's StepRecorder (atlas/step_recorder.hpp): the per-step fields of the "
                 "Observer's step records.")
-      .def(nb::init<bool, bool, bool, std::int64_t, double>(), nb::arg("throughput") = true,
+      .def(nb::init<bool, bool, bool, std::int64_t, double, double>(), nb::arg("throughput") = true,
            nb::arg("cpu") = true, nb::arg("memory") = true, nb::arg("resources_every") = 1,
-           nb::arg("usable_cpus") = 1.0)
+           nb::arg("resources_interval_s") = 0.0, nb::arg("usable_cpus") = 1.0)
       .def("set_energy", &R::SetEnergy, nb::arg("monitor").none(),
            "Energy windows from this monitor's total_joules() (None: no energy fields).")
       .def("begin", [](R& self) { self.recorder().Begin(); })

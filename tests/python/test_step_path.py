@@ -54,7 +54,10 @@ def _train(observer: Observer, steps: int, lr: float = 0.01) -> list[float]:
 
 
 def test_fast_and_full_steps_write_the_same_fields(atlasd: Atlasd, spool_dir: str) -> None:
-    config = ObserverConfig(server_url=atlasd.url, spool_dir=spool_dir, layer_health_every=20)
+    # Resources on every step (by default at most every 0.1 s: see the next test).
+    config = ObserverConfig(
+        server_url=atlasd.url, spool_dir=spool_dir, layer_health_every=20, system_interval_s=0
+    )
     observer = Observer(project="steps", run_name="fast", config=config, run_id="fast-path")
     full_steps: list[int] = []
     original = observer._begin_step
@@ -91,6 +94,21 @@ def test_fast_and_full_steps_write_the_same_fields(atlasd: Atlasd, spool_dir: st
     assert epochs[0]["train"]["loss"] == sum(losses) / len(losses)
     layers = atlasd.get("/api/v1/runs/fast-path/layers")["samples"]
     assert [sample["step"] for sample in layers] == [0, 20, 40]
+
+
+def test_resources_are_read_once_per_interval_and_epoch(atlasd: Atlasd, spool_dir: str) -> None:
+    """RSS and CPU use change slowly: with an interval longer than the run they are read on
+    the first step of each epoch only (the C++ unit test times the interval itself)."""
+    config = ObserverConfig(server_url=atlasd.url, spool_dir=spool_dir, system_interval_s=3600)
+    observer = Observer(project="steps", run_name="sparse", config=config, run_id="sparse")
+    _train(observer, 12)
+    observer.end_epoch()
+    _train(observer, 12)
+    observer.end_epoch()
+    observer.finish()
+    for field in ("rss_bytes", "cpu_percent"):
+        assert sorted(_series(atlasd, "sparse", field)) == [0, 12], field
+    assert sorted(_series(atlasd, "sparse", "loss")) == list(range(24))
 
 
 def test_a_learning_rate_tensor_and_a_scheduler_are_read(atlasd: Atlasd, spool_dir: str) -> None:

@@ -47,8 +47,12 @@ struct StepRecorderOptions {
   bool throughput = true;  // samples_per_s, tokens_per_s
   bool cpu = true;         // cpu_percent
   bool memory = true;      // rss_bytes
-  // cpu_percent and rss_bytes go on steps whose number is a multiple of this (>= 1).
+  // cpu_percent and rss_bytes go on steps whose number is a multiple of this (>= 1), at most
+  // once per `resources_interval` of wall time, and on the first such step of each epoch: they
+  // change slowly, and reading them (a /proc read, a process CPU clock) costs a step that is
+  // cold between a model's backward and the next forward some 10-20 us.
   std::int64_t resources_every = 1;
+  Duration resources_interval{0};
   // The CPUs this process may use: cpu_percent is of all of them (100 = every one busy).
   double usable_cpus = 1;
 };
@@ -131,6 +135,7 @@ class StepRecorder {
 
   void MarkEnergy(TimePoint now);
   void AddEnergy(StepRecord& record, TimePoint now);
+  bool ResourcesDue(std::optional<std::int64_t> epoch, TimePoint now) const;
   void AddResources(StepRecord& record, TimePoint now);
 
   StepRecorderOptions options_;
@@ -155,6 +160,8 @@ class StepRecorder {
 
   double last_cpu_s_ = 0;
   TimePoint last_resources_{};
+  bool resources_read_ = false;                  // since construction
+  std::optional<std::int64_t> resources_epoch_;  // of the last reading
 
   std::unordered_map<std::int64_t, std::pair<double, std::int64_t>> epoch_loss_;
 };

@@ -178,7 +178,9 @@ std::optional<StepRecord> StepRecorder::Close() {
     if (step.tokens) record.Set(StepField::kTokensPerS, *step.tokens / step_s);
   }
   AddEnergy(record, now);
-  if (step.step % options_.resources_every == 0) AddResources(record, now);
+  if (step.step % options_.resources_every == 0 && ResourcesDue(step.epoch, now)) {
+    AddResources(record, now);
+  }
   return record;
 }
 
@@ -194,8 +196,15 @@ void StepRecorder::AddEnergy(StepRecord& record, TimePoint now) {
   if (seconds > 0) record.Set(StepField::kPowerW, joules / seconds);
 }
 
+bool StepRecorder::ResourcesDue(std::optional<std::int64_t> epoch, TimePoint now) const {
+  return !resources_read_ || epoch != resources_epoch_ ||
+         now - last_resources_ >= options_.resources_interval;
+}
+
 void StepRecorder::AddResources(StepRecord& record, TimePoint now) {
   if (probe_ == nullptr) return;
+  resources_read_ = true;
+  resources_epoch_ = record.epoch;
   if (options_.cpu) {
     const double cpu_s = probe_->CpuSeconds();
     const double wall_s = Seconds(now - last_resources_);
@@ -204,8 +213,8 @@ void StepRecorder::AddResources(StepRecord& record, TimePoint now) {
                  std::max(0.0, 100.0 * (cpu_s - last_cpu_s_) / (wall_s * options_.usable_cpus)));
     }
     last_cpu_s_ = cpu_s;
-    last_resources_ = now;
   }
+  last_resources_ = now;
   if (options_.memory) {
     if (const std::optional<double> rss = probe_->RssBytes()) {
       record.Set(StepField::kRssBytes, *rss);

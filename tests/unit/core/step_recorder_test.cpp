@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "testing/manual_clock.hpp"
 
@@ -179,6 +180,36 @@ TEST_F(StepRecorderTest, ResourcesOnlyEveryNthStepAndOnlyWhatIsAskedFor) {
     EXPECT_EQ(record->Has(StepField::kCpuPercent), step % 2 == 0) << step;
     EXPECT_FALSE(record->Has(StepField::kRssBytes));
   }
+}
+
+TEST_F(StepRecorderTest, ResourcesAtMostOncePerIntervalAndOncePerEpoch) {
+  StepRecorderOptions options;
+  options.resources_interval = milliseconds(100);
+  StepRecorder recorder = MakeRecorder(options);
+  std::vector<std::int64_t> read;
+  // Steps of 30 ms (epoch 0): the first step reads, then the first after each 100 ms.
+  for (std::int64_t step = 0; step < 8; ++step) {
+    HostStep(recorder, step, 1.0, milliseconds(0), milliseconds(10), milliseconds(10),
+             milliseconds(10));
+    const std::optional<StepRecord> record = recorder.Close();
+    ASSERT_TRUE(record.has_value());
+    EXPECT_EQ(record->Has(StepField::kCpuPercent), record->Has(StepField::kRssBytes)) << step;
+    if (record->Has(StepField::kRssBytes)) read.push_back(step);
+  }
+  EXPECT_EQ(read, (std::vector<std::int64_t>{0, 4}));
+  // A new epoch reads at its first step, however soon.
+  recorder.Begin();
+  recorder.ForwardStart();
+  clock_.Advance(milliseconds(1));
+  recorder.End(StepEnd{8, 1, 1.0, 64.0, std::nullopt, StepTiming::kHost});
+  std::optional<StepRecord> record = recorder.Close();
+  ASSERT_TRUE(record.has_value());
+  EXPECT_TRUE(record->Has(StepField::kRssBytes));
+  recorder.Begin();
+  recorder.End(StepEnd{9, 1, 1.0, 64.0, std::nullopt, StepTiming::kHost});
+  record = recorder.Close();
+  ASSERT_TRUE(record.has_value());
+  EXPECT_FALSE(record->Has(StepField::kRssBytes));
 }
 
 TEST_F(StepRecorderTest, WithoutAProbeThereAreNoResourceFields) {
