@@ -248,7 +248,7 @@ class Observer:
             resources_interval_s=config.system_interval_s,
             usable_cpus=float(usable_cpu_count()),
         )
-        self._recorder.set_tensor_types(torch.Tensor, torch.bool)
+        self._recorder.set_tensor_types(torch.Tensor, torch.bool, torch.float32, torch.float64)
         self._resources = ResourceSampler(config.track_memory, None, config.system_interval_s)
         self._start_energy()
         if config.track_profiler:

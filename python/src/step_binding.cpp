@@ -154,8 +154,9 @@ class PyStepRecorder {
     return true;
   }
 
-  void SetTensorTypes(nb::handle tensor_type, nb::handle bool_dtype) {
-    tensors_.Configure(tensor_type, bool_dtype);
+  void SetTensorTypes(nb::handle tensor_type, nb::handle bool_dtype, nb::handle float32_dtype,
+                      nb::handle float64_dtype) {
+    tensors_.Configure(tensor_type, bool_dtype, float32_dtype, float64_dtype);
   }
 
   // Samples since the last optimizer step of the model's optimizers, for the noise scale:
@@ -352,7 +353,8 @@ void BindStepRecorder(nb::module_& m) {
            "After the backward: end() with the loss and the batch's counts read here, and "
            "add_noise_samples; False, with nothing done, when they need Python's readers.")
       .def("set_tensor_types", &R::SetTensorTypes, nb::arg("tensor"), nb::arg("bool_dtype"),
-           "torch.Tensor and torch.bool, for leave().")
+           nb::arg("float32_dtype"), nb::arg("float64_dtype"),
+           "torch.Tensor, torch.bool, torch.float32 and torch.float64, for leave().")
       .def("add_noise_samples", &R::AddNoiseSamples, nb::arg("samples"))
       .def("take_noise_samples", &R::TakeNoiseSamples,
            "The samples counted since the last optimizer step (or take); the count restarts.")

@@ -3,6 +3,7 @@
 
 #include <Python.h>
 
+#include <cstring>
 #include <optional>
 
 namespace nb = nanobind;
@@ -32,9 +33,12 @@ std::optional<bool> Flag(nb::handle value, const nb::str& name) {
 
 }  // namespace
 
-void TensorProbe::Configure(nb::handle tensor_type, nb::handle bool_dtype) {
+void TensorProbe::Configure(nb::handle tensor_type, nb::handle bool_dtype, nb::handle float32_dtype,
+                            nb::handle float64_dtype) {
   tensor_type_ = nb::borrow(tensor_type);
   bool_dtype_ = nb::borrow(bool_dtype);
+  float32_ = nb::borrow(float32_dtype);
+  float64_ = nb::borrow(float64_dtype);
   last_dtype_ = nb::object();
 }
 
@@ -47,6 +51,7 @@ bool TensorProbe::ReadCpuScalar(nb::handle loss, double& value) {
   if (!IsExactTensor(loss)) return false;
   const std::optional<bool> cpu = Flag(loss, is_cpu_);
   if (!cpu.value_or(false)) return false;
+  if (ReadZeroDimFloat(loss, value)) return true;
   // item() of a tensor of several elements raises: the Python reader says why. (float() would
   // warn about a tensor that requires grad.)
   PyObject* number = PyObject_CallMethodNoArgs(loss.ptr(), item_.ptr());
@@ -59,6 +64,39 @@ bool TensorProbe::ReadCpuScalar(nb::handle loss, double& value) {
   if (value == -1.0 && PyErr_Occurred() != nullptr) {
     PyErr_Clear();
     return false;
+  }
+  return true;
+}
+
+bool TensorProbe::ReadZeroDimFloat(nb::handle loss, double& value) {
+  PyObject* dtype = Attribute(loss, dtype_);
+  if (dtype == nullptr) return false;
+  const nb::object owned_dtype = nb::steal(dtype);
+  const bool f32 = dtype == float32_.ptr();
+  if (!f32 && dtype != float64_.ptr()) return false;
+  PyObject* shape = Attribute(loss, shape_);
+  if (shape == nullptr) return false;
+  const nb::object owned_shape = nb::steal(shape);
+  if (!PyTuple_Check(shape) || PyTuple_GET_SIZE(shape) != 0) return false;
+  PyObject* address = PyObject_CallMethodNoArgs(loss.ptr(), data_ptr_.ptr());
+  if (address == nullptr) {
+    PyErr_Clear();
+    return false;
+  }
+  const nb::object owned_address = nb::steal(address);
+  const void* data = PyLong_AsVoidPtr(address);
+  if (data == nullptr) {
+    PyErr_Clear();
+    return false;
+  }
+  // A CPU tensor of no dimensions: its one element is at data_ptr() (storage offset included),
+  // kept alive by `loss`.
+  if (f32) {
+    float element = 0;
+    std::memcpy(&element, data, sizeof element);
+    value = element;
+  } else {
+    std::memcpy(&value, data, sizeof value);
   }
   return true;
 }

@@ -218,7 +218,7 @@ def _recorder() -> Any:
     from atlas_observatory import _atlas
 
     recorder = _atlas.StepRecorder()
-    recorder.set_tensor_types(torch.Tensor, torch.bool)
+    recorder.set_tensor_types(torch.Tensor, torch.bool, torch.float32, torch.float64)
     return recorder
 
 
@@ -256,6 +256,27 @@ def test_libatlas_reads_a_tensor_batch_as_python_does(name: str) -> None:
     assert fields.get("samples") == samples
     assert fields.get("tokens") == tokens
     assert recorder.take_noise_samples() == (samples or 0)
+
+
+_LOSSES = {
+    "float32": torch.tensor(0.1, requires_grad=True) * 3,
+    "float64": torch.tensor(0.1, dtype=torch.float64) * 3,
+    "bfloat16": torch.tensor(0.1, dtype=torch.bfloat16),
+    "float16": torch.tensor(0.1, dtype=torch.float16),
+    "one element": torch.tensor([0.3]),
+    "a view at an offset": torch.tensor([1.0, 2.5, 4.0])[1],
+    "non-finite": torch.tensor(float("nan")),
+}
+
+
+@pytest.mark.parametrize("name", list(_LOSSES))
+def test_libatlas_reads_a_cpu_loss_as_item_does(name: str) -> None:
+    loss = _LOSSES[name]
+    recorder = _recorder()
+    assert recorder.leave(0, 0, loss, torch.zeros(2, 3)) is True
+    value = recorder.close_fields()[3]["loss"]
+    expected = loss.item()
+    assert value == expected or (math.isnan(value) and math.isnan(expected))
 
 
 @pytest.mark.parametrize(
