@@ -9,7 +9,7 @@ two-block transformer on a toy token stream (batch 32 x 32 tokens). Each measure
 one model and optimizer trained alternately bare (forward, loss, backward, optimizer
 step, zero_grad) and through ``observer.step`` with an Observer, for three settings:
 
-- ``defaults``: ``ObserverConfig()`` (layer health every 50 steps, gradient-noise windows,
+- ``defaults``: ``ObserverConfig()`` (layer health every 100 steps, gradient-noise windows,
   energy, memory, throughput);
 - ``everything``: every flag on, the profiler's windows included, layer health every step;
 - ``everything, health every 10``: the same with a layer-health sample every 10th step;
@@ -31,7 +31,7 @@ machine; work the Observer moves to its own threads, the sender and the energy s
 in it either, see the GIL probe). The table gives medians (the typical step), the thread CPU
 ratio round by round (each observed round's median against the same round's bare one: slow
 drift cancels; the median over rounds and the middle half of them) and the ratio of means
-(which includes the sampled steps: layer health every 50 steps by default, profiler windows).
+(which includes the sampled steps: layer health every 100 steps by default, profiler windows).
 Observers run offline (spooling to a temporary directory), so the sender serialises,
 compresses and writes everything but no server competes for the CPU.
 

@@ -38,7 +38,7 @@ def test_the_pitch_snippet_streams_every_record_kind(
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-4)
     train_loader = digits_loader(batch_size=64)
     val_loader = digits_loader(batch_size=256, limit=512)
-    num_epochs = 2
+    num_epochs = 4  # 116 steps: two layer-health samples at the default cadence (100)
     losses: list[float] = []
 
     # --- the pitch, verbatim but for the validation pass it leaves to the reader ---
@@ -105,7 +105,7 @@ def test_the_pitch_snippet_streams_every_record_kind(
 
     # epochs: the val metrics given, the train loss from the steps
     epochs = atlasd.get(f"/api/v1/runs/{run_id}/epochs")["epochs"]
-    assert [e["epoch"] for e in epochs] == [0, 1]
+    assert [e["epoch"] for e in epochs] == list(range(num_epochs))
     per_epoch = steps // num_epochs
     assert epochs[0]["train"]["loss"] == pytest.approx(sum(losses[:per_epoch]) / per_epoch)
     assert set(epochs[1]["val"]) == {"loss", "accuracy"}
@@ -131,9 +131,9 @@ def test_the_pitch_snippet_streams_every_record_kind(
         sum(m["flops"] for name, m in modules.items() if name.count(".") == 1)
     )
 
-    # layer stats at steps 0, 50 (layer_health_every=50)
+    # layer stats at steps 0, 100 (layer_health_every=100)
     samples = atlasd.get(f"/api/v1/runs/{run_id}/layers")["samples"]
-    assert [s["step"] for s in samples] == [0, 50]
+    assert [s["step"] for s in samples] == [0, 100]
     layers = {entry["layer"]: entry for entry in samples[1]["layers"]}
     conv_stats = layers["features.0"]
     for stat in (
