@@ -12,7 +12,7 @@ import pytest
 import torch
 from obs_helpers import Atlasd, DigitsCNN, digits_loader, step_series
 
-from atlas_observatory import Observer, ObserverConfig
+from atlas_observatory import Observer, ObserverConfig, modelinfo
 
 # Every field a CPU step record of observer.step() carries with ObserverConfig() defaults (the
 # first step has no data_ms: there is no previous step to wait after).
@@ -336,3 +336,90 @@ def test_a_fast_step_with_a_batch_python_reads_records_it(atlasd: Atlasd, spool_
     assert _series(atlasd, "list-batch", "samples") == {step: 32.0 for step in range(30)}
     stored = _series(atlasd, "list-batch", "loss")
     assert [stored[step] for step in range(30)] == pytest.approx(losses, rel=1e-6)
+
+
+class _Outputs(torch.nn.Module):
+    """Returns its logits in the shape `kind` names; raises at forward call `fail_at`."""
+
+    def __init__(self, kind: str, fail_at: int | None = None) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 3)
+        self.kind = kind
+        self.fail_at = fail_at
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor) -> Any:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise RuntimeError("the model's own error")
+        logits = self.linear(x)
+        loss = torch.nn.functional.cross_entropy(logits, targets)
+        if self.kind == "dict":  # Hugging Face style
+            return {"logits": logits, "loss": loss}
+        if self.kind == "list":
+            return [logits, loss]
+        if self.kind == "tuple of three":  # no loss split_output recognises: loss_fn's
+            return logits, loss, None
+        if self.kind == "tuple with a loss of one element":
+            return logits, loss.reshape(1)
+        return logits, loss
+
+
+@pytest.mark.parametrize(
+    "kind", ["tuple", "dict", "list", "tuple of three", "tuple with a loss of one element"]
+)
+def test_fast_steps_take_the_loss_from_every_output_kind(kind: str, tmp_path: Any) -> None:
+    """libatlas's fast step splits (logits, loss) itself and hands other outputs to Python's
+    split_output; the losses match a plain loop's, step by step (full and fast steps)."""
+
+    def loss_fn(output: Any, targets: torch.Tensor) -> torch.Tensor:
+        loss: torch.Tensor = torch.nn.functional.cross_entropy(output[0], targets)
+        return loss
+
+    def run(observed: bool) -> list[float]:
+        torch.manual_seed(0)
+        model = _Outputs(kind)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+        config = ObserverConfig(
+            offline=True, spool_dir=str(tmp_path), layer_health_every=4, loss_fn=loss_fn
+        )
+        observer = Observer(project="steps", run_name=kind, config=config)
+        losses = []
+        for _ in range(10):
+            if observed:
+                _, loss = observer.step(model, x, y)
+            else:
+                output = model(x, y)
+                split = modelinfo.split_output(output)
+                loss = split[1] if split[1] is not None else loss_fn(output, y)
+                loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(float(loss.item()))
+        assert observer.finish()["telemetry_errors"] == {}
+        return losses
+
+    assert run(observed=True) == run(observed=False)
+
+
+@pytest.mark.parametrize("fail_at", [1, 6])  # the first (full) step; a fast one
+def test_a_model_error_reaches_the_loop_unchanged(fail_at: int, tmp_path: Any) -> None:
+    config = ObserverConfig(offline=True, spool_dir=str(tmp_path), layer_health_every=100)
+    observer = Observer(project="steps", run_name="raises", config=config)
+    model = _Outputs("tuple", fail_at=fail_at)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    for _ in range(fail_at - 1):
+        observer.step(model, x, y)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    with pytest.raises(RuntimeError, match="the model's own error") as raised:
+        observer.step(model, x, y)
+    assert any(entry.name == "forward" for entry in raised.traceback)  # the model's frame
+    assert observer.step_count == fail_at - 1
+    # The loop can go on: the next steps are observed as before.
+    observer.step(model, x, y)
+    optimizer.step()
+    assert observer.step_count == fail_at
+    assert observer.finish()["telemetry_errors"] == {}
