@@ -393,7 +393,7 @@ def test_fast_steps_take_the_loss_from_every_output_kind(kind: str, tmp_path: An
                 output = model(x, y)
                 split = modelinfo.split_output(output)
                 loss = split[1] if split[1] is not None else loss_fn(output, y)
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(float(loss.item()))
