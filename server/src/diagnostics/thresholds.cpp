@@ -248,6 +248,10 @@ constexpr std::array kThresholdTable = std::to_array<ThresholdInfo>({
     {"device.throughput_degradation.drop", 0.3, "fraction",
      "drop of the last epoch's throughput below the best earlier epoch", "Atlas default"},
     {"device.throughput_degradation.min_epochs", 3, "epochs", "epochs needed", "Atlas default"},
+    {"device.throughput_degradation.min_seconds", 10, "seconds",
+     "seconds the slow epochs must last together: a shorter slowdown is a passing blip (another "
+     "process on the machine), not degradation",
+     "Atlas default"},
     {"device.memory_growth.growth", 0.2, "fraction",
      "growth of mean memory from the second epoch to the last", "Atlas default"},
     {"device.memory_growth.monotone_fraction", 0.8, "fraction",

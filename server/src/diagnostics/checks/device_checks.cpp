@@ -161,10 +161,12 @@ void ThroughputDegradation(const RunTelemetry& run, const Thresholds& t, Finding
   const bool samples = !run.all_steps.field(StepField::kSamplesPerS).empty();
   std::vector<double> values;
   std::vector<std::int64_t> epochs;
-  for (const EpochView& e : run.epochs) {
-    if (auto v = Throughput(e, samples)) {
+  std::vector<std::size_t> indices;  // into run.epochs
+  for (std::size_t i = 0; i < run.epochs.size(); ++i) {
+    if (auto v = Throughput(run.epochs[i], samples)) {
       values.push_back(*v);
-      epochs.push_back(e.record.epoch);
+      epochs.push_back(run.epochs[i].record.epoch);
+      indices.push_back(i);
     }
   }
   if (static_cast<double>(values.size()) < t.Get("device.throughput_degradation.min_epochs")) {
@@ -174,6 +176,22 @@ void ThroughputDegradation(const RunTelemetry& run, const Thresholds& t, Finding
   const double drop = t.Get("device.throughput_degradation.drop");
   const double floor = (1 - drop) * best;
   if (values.back() >= floor) return;
+  // A slowdown must last to count: on a shared machine another process can slow a run of
+  // short epochs for a fraction of a second, which is a blip, not degradation, and costs
+  // next to nothing. Epochs without a duration leave the decision to the drop alone.
+  std::vector<std::int64_t> slow;
+  double slow_seconds = 0;
+  bool timed = false;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (values[i] >= floor) continue;
+    slow.push_back(epochs[i]);
+    if (auto s = EpochSeconds(run, indices[i])) {
+      slow_seconds += *s;
+      timed = true;
+    }
+  }
+  const double min_seconds = t.Get("device.throughput_degradation.min_seconds");
+  if (timed && slow_seconds < min_seconds) return;
   const std::string unit = samples ? "samples/s" : "steps/s";
   Finding f = Make("device.throughput_degradation", Severity::kWarning,
                    "throughput fell from " + Fmt(best) + " to " + Fmt(values.back()) + " " + unit,
@@ -181,16 +199,15 @@ void ThroughputDegradation(const RunTelemetry& run, const Thresholds& t, Finding
                     {"last_throughput", values.back()},
                     {"unit", unit},
                     {"drop", 1 - values.back() / best},
-                    {"threshold", drop}},
+                    {"threshold", drop},
+                    {"slow_seconds", slow_seconds}},
                    "The same work now takes longer, so each epoch costs more energy than it did "
                    "(thermal throttling, memory fragmentation, a growing Python-side cost, "
                    "another job on the device).",
                    "Compare the slow epochs' step timings (data/forward/backward/optimizer); "
                    "check `nvidia-smi -q -d PERFORMANCE` for throttling and look for per-step "
                    "work that grows (lists of tensors, logging).");
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (values[i] < floor) f.epochs.push_back(epochs[i]);
-  }
+  f.epochs = std::move(slow);
   sink.Add(std::move(f));
 }
 
