@@ -291,7 +291,9 @@ class Pair:
     step_diffs_s: list[list[float]] = field(default_factory=list)
 
 
-def make_pairs(factory: Callable[[], nn.Module], spool: str, model_name: str) -> list[Pair]:
+def make_pairs(
+    factory: Callable[[], nn.Module], spool: str, model_name: str, settings: list[str]
+) -> list[Pair]:
     def model_and_optimizer() -> tuple[nn.Module, torch.optim.Optimizer]:
         torch.manual_seed(0)
         model = factory()
@@ -301,7 +303,8 @@ def make_pairs(factory: Callable[[], nn.Module], spool: str, model_name: str) ->
     pairs = [
         Pair("bare (again)", Half(bare_step(model, optimizer)), Half(bare_step(model, optimizer)))
     ]
-    for name, extra in OBSERVED_SETTINGS.items():
+    for name in settings:
+        extra = OBSERVED_SETTINGS[name]
         model, optimizer = model_and_optimizer()
         config = ObserverConfig(offline=True, spool_dir=spool, **extra)
         observer = Observer(project="bench", run_name=f"{model_name}-{name}", config=config)
@@ -558,6 +561,12 @@ def main() -> int:
         help="steady: glibc's malloc keeps its memory (see the module's docstring); glibc: "
         "its defaults",
     )
+    parser.add_argument(
+        "--models", default="cnn,transformer,tiny linear", help="comma-separated subset"
+    )
+    parser.add_argument(
+        "--settings", default=",".join(OBSERVED_SETTINGS), help="comma-separated subset"
+    )
     args = parser.parse_args()
     if args.heap == "steady" and os.environ.get("GLIBC_TUNABLES") != STEADY_HEAP:
         # glibc reads its tunables at start-up: run again with them set.
@@ -581,13 +590,15 @@ def main() -> int:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     with tempfile.TemporaryDirectory() as spool:
-        models: list[tuple[str, Callable[[], nn.Module], list[Batch]]] = [
-            ("cnn", SmallCNN, digits_batches()),
-            ("transformer", SmallTransformer, token_batches()),
-            ("tiny linear", TinyLinear, digits_batches()),
-        ]
-        for name, factory, batches in models:
-            pairs = make_pairs(factory, spool, name)
+        models: dict[str, tuple[Callable[[], nn.Module], Callable[[], list[Batch]]]] = {
+            "cnn": (SmallCNN, digits_batches),
+            "transformer": (SmallTransformer, token_batches),
+            "tiny linear": (TinyLinear, digits_batches),
+        }
+        for name in args.models.split(","):
+            factory, make_batches = models[name]
+            batches = make_batches()
+            pairs = make_pairs(factory, spool, name, args.settings.split(","))
             run_interleaved(pairs, batches, args.rounds, args.steps, args.warmup)
             for pair in pairs:
                 if pair.other.observer is not None:

@@ -27,14 +27,19 @@ double KgCo2(double joules, const CarbonModel& m) { return FootprintOf(joules, m
 
 void Spike(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
   const std::size_t n = run.epochs.size();
-  if (static_cast<double>(n) < t.Get("carbon.spike.min_epochs")) return;
-  const double total = run.total_joules();
+  // Two epochs after the first at least: one to judge, one to judge it against.
+  if (n < 3 || static_cast<double>(n) < t.Get("carbon.spike.min_epochs")) return;
+  // The first epoch is left out, as a candidate and from the baseline: it carries the run's
+  // warm-up (start-up, first-step allocation, cuDNN autotuning, compilation), which in a short
+  // run can be dozens of times a later epoch's energy and is not a spike of the training.
+  const double total = run.total_joules() - run.epochs.front().joules;
   if (total <= 0) return;
   const double factor = t.Get("carbon.spike.factor");
-  for (const EpochView& e : run.epochs) {
+  for (std::size_t i = 1; i < n; ++i) {
+    const EpochView& e = run.epochs[i];
     // Against the mean of the other epochs: with the spike in the mean, a 10x spike needs
     // more than ten epochs to be visible at all.
-    const double others = (total - e.joules) / static_cast<double>(n - 1);
+    const double others = (total - e.joules) / static_cast<double>(n - 2);
     if (others <= 0 || e.joules <= factor * others) continue;
     Finding f = Make("carbon.spike", Severity::kWarning,
                      "epoch " + std::to_string(e.record.epoch) + " emitted " +
