@@ -3,6 +3,7 @@
 Not a test: a measurement, printed as markdown. Usage:
 
     .venv/bin/python bench/overhead/overhead.py [--rounds 40] [--steps 25] [--heap steady|glibc]
+        [--models cnn,transformer,tiny linear] [--settings defaults,everything,...]
 
 Step time. Two small models train on CPU: a CNN on scikit-learn's digits (batch 64) and a
 two-block transformer on a toy token stream (batch 32 x 32 tokens). Each measurement is a pair:
