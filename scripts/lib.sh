@@ -1,5 +1,6 @@
 # Shared helpers for the scripts: progress lines that stand out in long build logs.
-step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+# Each step line carries the wall-clock time, so a slow CI log shows which phase took the time.
+step() { printf '\n\033[1;34m==> [%s] %s\033[0m\n' "$(date -u +%H:%M:%S)" "$*"; }
 info() { printf '    %s\n' "$*"; }
 warn() { printf '\033[1;33m    warning: %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[1;31merror: %s\033[0m\n' "$*" >&2; exit 1; }

@@ -13,10 +13,10 @@ step "C++ unit tests (ctest)"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)"
 
 step "Integration tests: a real atlasd on loopback (pytest)"
-.venv/bin/python -m pytest -q tests/integration
+.venv/bin/python -m pytest -q --durations=5 tests/integration
 
 step "Observer tests: real PyTorch training against a real atlasd (pytest)"
-.venv/bin/python -m pytest -q tests/python
+.venv/bin/python -m pytest -q --durations=10 tests/python
 
 step "Dashboard unit tests (Vitest)"
 (cd web && npx vitest run)
