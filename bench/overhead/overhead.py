@@ -13,7 +13,7 @@ step, zero_grad) and through ``observer.step`` with an Observer, for three setti
 - ``defaults``: ``ObserverConfig()`` (layer health every 100 steps, gradient-noise windows,
   energy, memory, throughput);
 - ``everything``: every flag on, the profiler's windows included, layer health every step;
-- ``everything, health every 10``: the same with a layer-health sample every 10th step;
+- ``everything (health every 10)``: the same with a layer-health sample every 10th step;
 
 and the same on a third model, logistic regression on the digits (``tiny linear``), whose step
 is so short that the difference shows the Observer's fixed cost per step in microseconds;
@@ -196,6 +196,14 @@ def token_batches(count: int = 64, vocab: int = 64, block: int = 32) -> list[Bat
     return batches
 
 
+# Each model's factory and its batches, by the name the tables and --models use.
+MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], list[Batch]]]] = {
+    "cnn": (SmallCNN, digits_batches),
+    "transformer": (SmallTransformer, token_batches),
+    "tiny linear": (TinyLinear, digits_batches),
+}
+
+
 # ----- pairs: one model trained bare and observed, alternately -----
 
 
@@ -213,7 +221,7 @@ OBSERVED_SETTINGS: dict[str, dict[str, Any]] = {
     "everything": {**EVERYTHING, "layer_health_every": 1},
     # The same with layer health sampled every 10th step: what everything on costs when the
     # per-layer statistics are not needed at every single step.
-    "everything, health every 10": {**EVERYTHING, "layer_health_every": 10},
+    "everything (health every 10)": {**EVERYTHING, "layer_health_every": 10},
 }
 
 
@@ -562,13 +570,17 @@ def main() -> int:
         help="steady: glibc's malloc keeps its memory (see the module's docstring); glibc: "
         "its defaults",
     )
-    parser.add_argument(
-        "--models", default="cnn,transformer,tiny linear", help="comma-separated subset"
-    )
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset")
     parser.add_argument(
         "--settings", default=",".join(OBSERVED_SETTINGS), help="comma-separated subset"
     )
     args = parser.parse_args()
+    if args.rounds < 2:
+        parser.error("--rounds must be at least 2 (the interval is bootstrapped by round)")
+    for given, known in ((args.models, MODELS), (args.settings, OBSERVED_SETTINGS)):
+        unknown = [name for name in given.split(",") if name not in known]
+        if unknown:
+            parser.error(f"unknown {unknown}: choose from {', '.join(known)}")
     if args.heap == "steady" and os.environ.get("GLIBC_TUNABLES") != STEADY_HEAP:
         # glibc reads its tunables at start-up: run again with them set.
         os.execve(
@@ -591,13 +603,8 @@ def main() -> int:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     with tempfile.TemporaryDirectory() as spool:
-        models: dict[str, tuple[Callable[[], nn.Module], Callable[[], list[Batch]]]] = {
-            "cnn": (SmallCNN, digits_batches),
-            "transformer": (SmallTransformer, token_batches),
-            "tiny linear": (TinyLinear, digits_batches),
-        }
         for name in args.models.split(","):
-            factory, make_batches = models[name]
+            factory, make_batches = MODELS[name]
             batches = make_batches()
             pairs = make_pairs(factory, spool, name, args.settings.split(","))
             run_interleaved(pairs, batches, args.rounds, args.steps, args.warmup)
