@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 STEP_FIELDS: tuple[str, ...]
+FAST_STEP_READ_IN_PYTHON: int  # fast_step status bits
+FAST_STEP_ERRORS_KEPT: int
 JSON_RECORD_KINDS: tuple[str, ...]
 
 class AtlasError(Exception):
@@ -156,7 +158,24 @@ class StepRecorder:
     def optimizer_steps(self) -> int: ...
     def optimizer_pre_hook(self, optimizer: Any, args: Any, kwargs: Any) -> None: ...
     def optimizer_post_hook(self, optimizer: Any, args: Any, kwargs: Any) -> None: ...
-    def enter(self, client: Client) -> None: ...
+    def set_fast_forward(
+        self,
+        keyword: str | None,
+        positional: bool,
+        loss_fn: Callable[[Any, Any], Any] | None,
+        split: Callable[[Any], tuple[Any, Any]] | None,
+    ) -> None: ...
+    def fast_step(
+        self,
+        client: Client,
+        model: Any,
+        x: Any,
+        y: Any,
+        step: int,
+        epoch: int | None,
+        entered: bool,
+    ) -> tuple[Any, Any, int]: ...
+    def take_errors(self) -> list[tuple[str, Exception]]: ...
     def loss_ready(self) -> None: ...
     def leave(self, step: int, epoch: int | None, loss: Any, batch: Any) -> bool: ...
     def set_tensor_types(

@@ -58,7 +58,6 @@ from .modelinfo import (
     data_parallel_ranks,
     first_tensor,
     is_compiled,
-    is_loss_tensor,
     parameter_device,
     split_output,
     targets_parameter,
@@ -529,7 +528,29 @@ class Observer:
             and model is self._model
             and lifecycle.current_pid == self._pid
         ):
-            return self._fast_step(model, x, y)
+            # The fast path, between the steps that need more than timing and the step record
+            # (layer-health samples, profiler windows, the first step, CUDA timing), as
+            # _plan_fast_steps decides: one call into libatlas, which calls the model, the loss
+            # and the backward itself. Written here, not in a method of its own: after a
+            # backward every Python frame costs microseconds.
+            control = self._control
+            if control is not None and (self._client.has_actions or not control.quiet_at_step()):
+                self._control_step()
+            entered = self._close_slow
+            if entered:
+                self._enter_after_full_step()
+            step = self._next_step
+            logits, loss, status = self._recorder.fast_step(
+                self._client, model, x, y, step, self._epoch, entered
+            )
+            self._next_step = step + 1
+            if status:
+                self._settle_fast_step(status, step, loss, x)
+            return logits, loss
+        return self._full_step(model, x, y)
+
+    def _full_step(self, model: nn.Module, x: Any, y: Any) -> tuple[Any, torch.Tensor]:
+        """step() with everything the Observer measures around a step."""
         if not self.enabled:
             return self._plain_step(model, x, y)
         self._control_step()
@@ -550,7 +571,7 @@ class Observer:
             loss = (self._config.loss_fn or default_loss)(logits, y)
         with self._containment.capture("step.backward_start"):
             self._backward_start(state)
-        recorder.loss_ready()  # forward_ms: the model and the loss function, as in _fast_step
+        recorder.loss_ready()  # forward_ms: the model and the loss function, as in fast_step
         try:
             _backward(loss)
         finally:
@@ -560,48 +581,33 @@ class Observer:
             self._end_step(state, logits, loss, x)
             self._close_slow = True
             self._plan_fast_steps()
+            self._contain_libatlas_errors()
         return logits, loss
 
-    def _fast_step(self, model: nn.Module, x: Any, y: Any) -> tuple[Any, torch.Tensor]:
-        """step() between the steps that need more than timing and the step record (layer
-        health samples, profiler windows, the first step, CUDA timing): a few calls into
-        libatlas and nothing else. _plan_fast_steps decides which steps qualify."""
-        control = self._control
-        if control is not None and (self._client.has_actions or not control.quiet_at_step()):
-            self._control_step()
+    def _enter_after_full_step(self) -> None:
+        """The first fast step after a full one begins here: the full path's step is closed by
+        Python (it may hold device values or user metrics)."""
+        self._close_slow = False
         recorder = self._recorder
         try:
-            if self._close_slow:
-                self._close_slow = False
-                recorder.begin()
-                try:
-                    self._close_open_step()
-                finally:
-                    recorder.forward_start()
-            else:
-                recorder.enter(self._client)  # begin, send the previous step, forward_start
+            recorder.begin()
+            try:
+                self._close_open_step()
+            finally:
+                recorder.forward_start()
         except Exception as error:  # telemetry only; never the training's failure
             self._containment.contain("step.begin", error)
-        step = self._next_step
-        output = _call_model(model, x, y, self._config.pass_targets, self._targets_name)
-        if type(output) is torch.Tensor:
-            logits, loss = output, None
-        elif type(output) is tuple and len(output) == 2 and is_loss_tensor(output[1]):
-            logits, loss = output  # nanoGPT's (logits, loss), as split_output reads it
-        else:
-            logits, loss = self._split(output)
-        if loss is None:
-            loss = (self._config.loss_fn or default_loss)(logits, y)
-        recorder.loss_ready()
-        _backward(loss)
-        try:
-            # libatlas reads a CPU loss and a tensor batch itself; the rest is read here.
-            if not recorder.leave(step, self._epoch, loss, x):
+
+    def _settle_fast_step(self, status: int, step: int, loss: torch.Tensor, x: Any) -> None:
+        """What a fast step left to Python: the errors libatlas kept, and the loss or batch its
+        readers declined."""
+        from . import _atlas
+
+        if status & _atlas.FAST_STEP_ERRORS_KEPT:
+            self._contain_libatlas_errors()
+        if status & _atlas.FAST_STEP_READ_IN_PYTHON:
+            with self._containment.capture("step.end"):
                 self._leave_in_python(step, loss, x)
-        except Exception as error:
-            self._containment.contain("step.end", error)
-        self._next_step = step + 1
-        return logits, loss
 
     def _leave_in_python(self, step: int, loss: torch.Tensor, x: Any) -> None:
         """The end of a fast step whose loss or batch libatlas's reader declined."""
@@ -614,6 +620,12 @@ class Observer:
             self._close_slow = True
         self._recorder.end(step, self._epoch, value, samples, tokens, "host")
         self._add_noise_samples(samples)
+
+    def _contain_libatlas_errors(self) -> None:
+        """The telemetry errors libatlas's StepRecorder kept (in a fast step, the optimizer
+        hooks or an energy reading), counted and logged as the Observer's own."""
+        for site, error in self._recorder.take_errors():
+            self._containment.contain(site, error)
 
     def _plan_fast_steps(self) -> None:
         """Sets the first step from the next one that needs the full path of step(): the next
@@ -642,6 +654,13 @@ class Observer:
             if profiler.active:
                 return
             until = min(until, profiler.next_due(step))
+        passing, name = self._config.pass_targets, self._targets_name
+        self._recorder.set_fast_forward(
+            name if name is not None and passing is not False else None,
+            bool(passing),
+            self._config.loss_fn or default_loss,
+            split_output,
+        )
         self._set_fast_until(until)
 
     def _set_fast_until(self, step: int) -> None:
@@ -1111,6 +1130,7 @@ class Observer:
         with self._containment.capture("finish.steps"):
             self._close_open_step()
             self._queue.drain()
+            self._contain_libatlas_errors()
         if self._energy is not None:
             with self._containment.capture("energy.stop"):
                 self._energy.stop()

@@ -1,6 +1,9 @@
 // atlas_observatory._atlas.StepRecorder: the Observer's per-step bookkeeping in libatlas
 // (atlas/step_recorder.hpp), so that a training step costs the Python side a few calls.
 //
+// Observer.step's fast path is one call, fast_step: the forward, the loss and the backward are
+// called from here, between the moments the recorder keeps.
+//
 // A closed step whose values are all known goes straight from the recorder into the Client
 // (close_and_send): no Python dict, no Python float per field. A step that still waits for a
 // value on an accelerator, or carries user metrics, is handed back as (step, epoch, ts, fields)
@@ -19,12 +22,14 @@
 
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,6 +91,10 @@ std::optional<double> PlainLearningRate(nb::handle optimizer, bool& plain) {
 
 class PyStepRecorder {
  public:
+  // fast_step's status bits.
+  static constexpr int kReadInPython = 1;
+  static constexpr int kErrorsKept = 2;
+
   PyStepRecorder(bool throughput, bool cpu, bool memory, std::int64_t resources_every,
                  double resources_interval_s, double usable_cpus)
       : probe_(atlas::NewRealProcessProbe()),
@@ -100,9 +109,18 @@ class PyStepRecorder {
                 .usable_cpus = usable_cpus},
             atlas::Clock::Real(), probe_.get()) {}
 
+  // A reader that raises (a Python monitor) reads as NaN, no energy, with its error kept: the
+  // recorder reads energy in the optimizer hooks too, which must never raise into the loop.
   void SetEnergy(nb::handle monitor) {
-    recorder_.SetEnergySource(monitor.is_none() ? atlas::StepRecorder::EnergySource{}
-                                                : TotalJoulesReader(monitor));
+    if (monitor.is_none()) {
+      recorder_.SetEnergySource({});
+      return;
+    }
+    recorder_.SetEnergySource([this, read = TotalJoulesReader(monitor)] {
+      double joules = std::numeric_limits<double>::quiet_NaN();
+      Contain("energy.read", [&] { joules = read(); });
+      return joules;
+    });
   }
 
   void End(std::int64_t step, std::optional<std::int64_t> epoch, std::optional<double> loss,
@@ -121,9 +139,7 @@ class PyStepRecorder {
     return true;
   }
 
-  // The fast path of Observer.step in three calls (enter, loss_ready, leave): between a model's
-  // forward and backward each call's code and data are cold, and every call into the extension
-  // costs microseconds then, not tens of nanoseconds.
+  // The three parts of fast_step (the full path calls loss_ready too).
 
   // Before the forward: the call's time, the previous step's record sent, the forward's start.
   void Enter(PyClient& client) {
@@ -153,6 +169,53 @@ class PyStepRecorder {
     AddNoiseSamples(static_cast<std::int64_t>(samples.value_or(0)));
     return true;
   }
+
+  // How a fast step calls the model and finds its loss (Observer._call_model, _split and
+  // default_loss): model(x, **{keyword: y}) when `keyword` is a name, else model(x, y) when
+  // `positional`, else model(x); the loss is the model's own when it returns (logits, loss)
+  // (split by `split`, modelinfo.split_output, unless it is an exact pair), else loss_fn(logits,
+  // y).
+  void SetFastForward(std::optional<std::string> keyword, bool positional, nb::object loss_fn,
+                      nb::object split) {
+    targets_keyword_ = keyword ? nb::make_tuple(nb::str(keyword->c_str())) : nb::object();
+    targets_positional_ = positional;
+    loss_fn_ = std::move(loss_fn);
+    split_ = std::move(split);
+  }
+
+  // Observer.step's fast path in one call, from the forward's start to the step record: after
+  // a model's forward and backward every call from Python into the extension, and every
+  // Python frame, costs microseconds (their code is cold), so the step makes one.
+  //
+  // `entered`: the Observer has already begun the step (closing the full path's step itself).
+  // The model's, the loss function's and the backward's errors propagate unchanged; the
+  // telemetry's are kept for take_errors(). Returns (logits, loss, status): status is 0 when the
+  // step is recorded, with kReadInPython set when the loss or the batch needs the Observer's
+  // Python readers (nothing recorded yet) and kErrorsKept when take_errors() has errors.
+  nb::tuple FastStep(PyClient& client, nb::handle model, nb::handle x, nb::handle y,
+                     std::int64_t step, std::optional<std::int64_t> epoch, bool entered) {
+    if (!entered) Contain("step.begin", [&] { Enter(client); });
+    std::pair<nb::object, nb::object> output = Split(CallModel(model, x, y));
+    nb::object logits = std::move(output.first);
+    nb::object loss = std::move(output.second);
+    if (loss.is_none()) {
+      if (!loss_fn_.is_valid()) throw nb::type_error("fast_step before set_fast_forward");
+      loss = loss_fn_(logits, y);
+    }
+    LossReady();
+    PyObject* done = PyObject_CallMethodNoArgs(loss.ptr(), backward_.ptr());
+    if (done == nullptr) throw nb::python_error();
+    Py_DECREF(done);
+    int status = 0;
+    Contain("step.end", [&] {
+      if (!Leave(step, epoch, loss, x)) status |= kReadInPython;
+    });
+    if (!errors_.empty()) status |= kErrorsKept;
+    return nb::make_tuple(std::move(logits), std::move(loss), status);
+  }
+
+  // The telemetry errors fast_step kept, as (site, exception) pairs, and forgets them.
+  nb::list TakeErrors() { return std::exchange(errors_, nb::list()); }
 
   void SetTensorTypes(nb::handle tensor_type, nb::handle bool_dtype, nb::handle float32_dtype,
                       nb::handle float64_dtype) {
@@ -285,6 +348,61 @@ class PyStepRecorder {
     }
   }
 
+  nb::object CallModel(nb::handle model, nb::handle x, nb::handle y) const {
+    PyObject* output = nullptr;
+    PyObject* arguments[] = {x.ptr(), y.ptr()};
+    if (targets_keyword_.is_valid()) {
+      output = PyObject_Vectorcall(model.ptr(), arguments, 1, targets_keyword_.ptr());
+    } else if (targets_positional_) {
+      output = PyObject_Vectorcall(model.ptr(), arguments, 2, nullptr);
+    } else {
+      output = PyObject_CallOneArg(model.ptr(), x.ptr());
+    }
+    if (output == nullptr) throw nb::python_error();
+    return nb::steal(output);
+  }
+
+  // (logits, loss or None) from the model's output, as Observer._split gives them.
+  std::pair<nb::object, nb::object> Split(nb::object output) {
+    if (tensors_.IsExactTensor(output)) return {std::move(output), nb::none()};
+    PyObject* pair = output.ptr();
+    if (PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2 &&
+        tensors_.IsLossTensor(PyTuple_GET_ITEM(pair, 1))) {
+      return {nb::borrow(PyTuple_GET_ITEM(pair, 0)), nb::borrow(PyTuple_GET_ITEM(pair, 1))};
+    }
+    std::pair<nb::object, nb::object> split{output, nb::none()};
+    Contain("step.split_output", [&] {
+      if (!split_.is_valid()) return;
+      const nb::object parts = split_(output);
+      if (PyTuple_Check(parts.ptr()) && PyTuple_GET_SIZE(parts.ptr()) == 2) {
+        split = {nb::borrow(PyTuple_GET_ITEM(parts.ptr(), 0)),
+                 nb::borrow(PyTuple_GET_ITEM(parts.ptr(), 1))};
+      }
+    });
+    return split;
+  }
+
+  // Runs telemetry work, keeping its errors (an Exception's; anything else, such as
+  // KeyboardInterrupt, propagates) for the Observer's containment: never the training's failure.
+  template <class Work>
+  void Contain(const char* site, Work&& work) {
+    try {
+      std::forward<Work>(work)();
+    } catch (nb::python_error& error) {
+      if (!error.matches(PyExc_Exception)) throw;
+      Keep(site, nb::borrow(error.value()));
+    } catch (const std::exception& error) {
+      Keep(site, nb::handle(PyExc_RuntimeError)(error.what()));
+    }
+  }
+
+  // At most kKeptErrors wait for take_errors(): the Observer counts an error site once per
+  // step at most anyway, and a failure that repeats must not grow the list.
+  void Keep(const char* site, nb::object error) {
+    if (errors_.size() < kKeptErrors) errors_.append(nb::make_tuple(site, std::move(error)));
+  }
+  static constexpr std::size_t kKeptErrors = 32;
+
   std::unique_ptr<atlas::ProcessProbe> probe_;
   atlas::StepRecorder recorder_;
   TensorProbe tensors_;
@@ -301,6 +419,12 @@ class PyStepRecorder {
   std::int64_t noise_window_ = 0;
   std::int64_t noise_samples_ = 0;
   std::int64_t noise_counted_from_ = 0;  // optimizer_steps_ when noise_samples_ began
+  nb::object targets_keyword_;           // (name,): the forward's keyword for the targets
+  bool targets_positional_ = false;
+  nb::object loss_fn_;
+  nb::object split_;
+  nb::list errors_;
+  nb::str backward_{"backward"};
 };
 
 }  // namespace
@@ -345,8 +469,15 @@ void BindStepRecorder(nb::module_& m) {
            nb::arg("kwargs").none())
       .def("optimizer_post_hook", &R::PostHook, nb::arg("optimizer"), nb::arg("args").none(),
            nb::arg("kwargs").none())
-      .def("enter", &R::Enter, nb::arg("client"),
-           "Before the forward: begin, close_and_send and forward_start in one call.")
+      .def("set_fast_forward", &R::SetFastForward, nb::arg("keyword").none(), nb::arg("positional"),
+           nb::arg("loss_fn").none(), nb::arg("split").none(),
+           "How fast_step calls the model and finds its loss.")
+      .def("fast_step", &R::FastStep, nb::arg("client"), nb::arg("model"), nb::arg("x"),
+           nb::arg("y"), nb::arg("step"), nb::arg("epoch").none(), nb::arg("entered"),
+           "Observer.step's fast path: forward, loss, backward and the step record; returns "
+           "(logits, loss, status).")
+      .def("take_errors", &R::TakeErrors,
+           "The (site, exception) pairs of the telemetry errors fast_step kept.")
       .def("loss_ready", &R::LossReady, "The loss is computed: forward_end and backward_start.")
       .def("leave", &R::Leave, nb::arg("step"), nb::arg("epoch").none(), nb::arg("loss"),
            nb::arg("batch"),
@@ -370,6 +501,8 @@ void BindStepRecorder(nb::module_& m) {
           "take_epoch_loss",
           [](R& self, std::int64_t epoch) { return self.recorder().TakeEpochLoss(epoch); },
           nb::arg("epoch"));
+  m.attr("FAST_STEP_READ_IN_PYTHON") = R::kReadInPython;
+  m.attr("FAST_STEP_ERRORS_KEPT") = R::kErrorsKept;
 }
 
 }  // namespace atlas_python

@@ -47,6 +47,29 @@ bool TensorProbe::IsExactTensor(nb::handle value) const {
                                         static_cast<const void*>(tensor_type_.ptr());
 }
 
+bool TensorProbe::IsLossTensor(nb::handle value) {
+  if (!IsExactTensor(value)) return false;
+  PyObject* count = PyObject_CallMethodNoArgs(value.ptr(), numel_.ptr());
+  if (count == nullptr) {
+    PyErr_Clear();
+    return false;
+  }
+  const long long elements = PyLong_AsLongLong(count);
+  Py_DECREF(count);
+  if (elements != 1) {
+    PyErr_Clear();  // set when numel() gave no integer
+    return false;
+  }
+  PyObject* floating = PyObject_CallMethodNoArgs(value.ptr(), is_floating_point_.ptr());
+  if (floating == nullptr) {
+    PyErr_Clear();
+    return false;
+  }
+  const bool answer = floating == Py_True;
+  Py_DECREF(floating);
+  return answer;
+}
+
 bool TensorProbe::ReadCpuScalar(nb::handle loss, double& value) {
   if (!IsExactTensor(loss)) return false;
   const std::optional<bool> cpu = Flag(loss, is_cpu_);

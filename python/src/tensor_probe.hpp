@@ -28,8 +28,13 @@ class TensorProbe {
   bool ReadBatchCounts(nanobind::handle batch, std::optional<double>& samples,
                        std::optional<double>& tokens);
 
- private:
+  // Exactly torch.Tensor (not a subclass).
   bool IsExactTensor(nanobind::handle value) const;
+  // An exact tensor that modelinfo.is_loss_tensor accepts: one element, floating point.
+  // False (no Python error set) when declined.
+  bool IsLossTensor(nanobind::handle value);
+
+ private:
   // A 0-dim float32 or float64 CPU tensor's value, read at its data_ptr(): item() goes through
   // torch's dispatcher, which costs ~8 us more when it is cold after a backward.
   bool ReadZeroDimFloat(nanobind::handle loss, double& value);
@@ -50,6 +55,7 @@ class TensorProbe {
   nanobind::str dtype_{"dtype"};
   nanobind::str is_floating_point_{"is_floating_point"};
   nanobind::str is_complex_{"is_complex"};
+  nanobind::str numel_{"numel"};
 };
 
 }  // namespace atlas_python

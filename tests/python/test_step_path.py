@@ -423,3 +423,41 @@ def test_a_model_error_reaches_the_loop_unchanged(fail_at: int, tmp_path: Any) -
     optimizer.step()
     assert observer.step_count == fail_at
     assert observer.finish()["telemetry_errors"] == {}
+
+
+@pytest.mark.telemetry_errors
+def test_a_telemetry_error_in_a_fast_step_is_contained(tmp_path: Any) -> None:
+    """An error in libatlas's part of a fast step (here the energy reading, which closing the
+    previous step needs) is counted and logged by the Observer and never raised into the
+    loop: the losses are a plain loop's, step by step."""
+
+    class BrokenMeter:
+        def total_joules(self) -> float:
+            raise OSError("the energy counter is gone")
+
+    def run(observer: Observer | None) -> list[float]:
+        torch.manual_seed(0)
+        model = DigitsCNN()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        batches = iter(digits_loader(batch_size=32))
+        losses = []
+        for step in range(8):
+            x, y = next(batches)
+            if observer is None:
+                loss = torch.nn.functional.cross_entropy(model(x), y)
+                loss.backward()  # type: ignore[no-untyped-call]
+            else:
+                if step == 4:
+                    assert observer._fast_until > step  # the next steps take the fast path
+                    observer._recorder.set_energy(BrokenMeter())
+                _, loss = observer.step(model, x, y)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(float(loss.item()))
+        return losses
+
+    config = ObserverConfig(offline=True, spool_dir=str(tmp_path), layer_health_every=100)
+    observer = Observer(project="steps", run_name="broken-energy", config=config)
+    assert run(observer) == run(None)
+    assert observer.step_count == 8
+    assert observer.finish()["telemetry_errors"] == {"energy.read": 5}  # steps 4-7, finish
