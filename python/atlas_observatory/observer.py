@@ -247,6 +247,7 @@ class Observer:
             resources_interval_s=config.system_interval_s,
             usable_cpus=float(usable_cpu_count()),
         )
+        self._recorder.set_client(self._client)
         self._recorder.set_tensor_types(torch.Tensor, torch.bool, torch.float32, torch.float64)
         self._resources = ResourceSampler(config.track_memory, None, config.system_interval_s)
         self._start_energy()
@@ -540,9 +541,7 @@ class Observer:
             if entered:
                 self._enter_after_full_step()
             step = self._next_step
-            logits, loss, status = self._recorder.fast_step(
-                self._client, model, x, y, step, self._epoch, entered
-            )
+            logits, loss, status = self._recorder.fast_step(model, x, y, step, self._epoch, entered)
             self._next_step = step + 1
             if status:
                 self._settle_fast_step(status, step, loss, x)
@@ -906,6 +905,7 @@ class Observer:
         capture = self._containment.capture
         recorder = self._recorder
         if not recorder.open:
+            recorder.flush_losses()
             if not self._queue.idle:
                 with capture("step.queue"):
                     self._queue.poll()
@@ -915,7 +915,7 @@ class Observer:
         opt_events, self._opt_events = self._opt_events, None
         if pending is None:
             with capture("step.record"):
-                recorder.close_and_send(self._client)
+                recorder.close_and_send()
             if opt_events is not None:
                 self._events.release(*opt_events)
         else:
@@ -1199,6 +1199,7 @@ class Observer:
         }
         if self._client is not None:
             try:
+                self._flush_losses()  # counted as enqueued, as a step's record is once it ends
                 out["client"] = self._client.stats()
                 out["health"] = self._client.health()
                 out["spool_path"] = self._client.spool_path
@@ -1263,9 +1264,17 @@ class Observer:
 
     def _emit_json(self, kind: str, text: str) -> None:
         if self._client is not None:
+            self._flush_losses()
             self._client.record_json(kind, text)
 
+    def _flush_losses(self) -> None:
+        """Sends the fast steps' records that wait for their loss (read a few steps at a time,
+        step_binding.cpp), so that they go before whatever the Observer sends next."""
+        if self._recorder is not None:
+            self._recorder.flush_losses()
+
     def _emit_step(self, pending: PendingStep) -> None:
+        self._flush_losses()
         loss = pending.fields.get("loss")
         if loss is not None and pending.epoch is not None:
             self._recorder.add_epoch_loss(pending.epoch, loss)
@@ -1293,7 +1302,7 @@ class Observer:
                 "traceback": format_error(error),
             },
         }
-        self._client.record_json("event", dumps(record))
+        self._emit_json("event", dumps(record))
 
 
 def _call_model(model: nn.Module, x: Any, y: Any, passing: bool | None, name: str | None) -> Any:

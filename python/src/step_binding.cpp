@@ -2,7 +2,9 @@
 // (atlas/step_recorder.hpp), so that a training step costs the Python side a few calls.
 //
 // Observer.step's fast path is one call, fast_step: the forward, the loss and the backward are
-// called from here, between the moments the recorder keeps.
+// called from here, between the moments the recorder keeps. Its loss tensor is read a few steps
+// later with others (DeferredLosses, deferred_losses.hpp): every record still waiting goes to
+// the client before anything else this recorder or the Observer sends (flush_losses).
 //
 // A closed step whose values are all known goes straight from the recorder into the Client
 // (close_and_send): no Python dict, no Python float per field. A step that still waits for a
@@ -40,6 +42,7 @@
 #include "atlas/record.hpp"
 #include "atlas/status.hpp"
 #include "atlas/step_recorder.hpp"
+#include "deferred_losses.hpp"
 #include "energy_binding.hpp"
 #include "py_client.hpp"
 #include "tensor_probe.hpp"
@@ -128,23 +131,38 @@ class PyStepRecorder {
     recorder_.End(atlas::StepEnd{step, epoch, loss, samples, tokens, ParseTiming(timing)});
   }
 
-  // Closes the open step and enqueues its record; false when none was open.
-  bool CloseAndSend(PyClient& client) {
-    std::optional<atlas::StepRecord> record = recorder_.Close();
-    if (!record) return false;
-    if (record->epoch && record->Has(atlas::StepField::kLoss)) {
-      recorder_.AddEpochLoss(*record->epoch, record->Get(atlas::StepField::kLoss));
+  // The client the step records go to (before any step).
+  void SetClient(nb::handle client) {
+    client_ = nb::cast<PyClient*>(client);
+    client_object_ = nb::borrow(client);
+  }
+
+  // Closes the open step and enqueues its record, after every record still waiting for its
+  // loss; false when no step was open.
+  bool CloseAndSend() {
+    const bool closed = CloseKeepingLoss();
+    FlushLosses();
+    return closed;
+  }
+
+  // Sends the records waiting for their loss (DeferredLosses), losses read: before anything
+  // else goes to the client.
+  void FlushLosses() {
+    if (deferred_.empty()) return;
+    for (DeferredLosses::Waiting& waiting : deferred_.Take()) {
+      Contain("step.loss", [&] { SetLoss(waiting.record, deferred_.Read(waiting.loss)); });
+      Send(std::move(waiting.record));
     }
-    client.client().Record(std::move(*record));
-    return true;
   }
 
   // The three parts of fast_step (the full path calls loss_ready too).
 
-  // Before the forward: the call's time, the previous step's record sent, the forward's start.
-  void Enter(PyClient& client) {
+  // Before the forward: the call's time, the previous step's record sent or kept with its
+  // loss (the waiting records sent when due), the forward's start.
+  void Enter() {
     recorder_.Begin();
-    CloseAndSend(client);
+    CloseKeepingLoss();
+    if (deferred_.Due(clock_->Now())) FlushLosses();
     recorder_.ForwardStart();
   }
 
@@ -154,16 +172,22 @@ class PyStepRecorder {
     recorder_.BackwardStart();
   }
 
-  // After the backward: opens the step's record with the loss's value and the batch's counts
-  // and counts its samples for the noise scale. False, with nothing recorded, when the loss or
-  // the batch needs the Observer's Python readers (TensorProbe declines them).
+  // After the backward: opens the step's record with the batch's counts and the loss (a
+  // tensor's is read later, with other steps' losses: DeferredLosses) and counts its samples
+  // for the noise scale. False, with nothing recorded, when the loss or the batch needs the
+  // Observer's Python readers (TensorProbe declines them).
   bool Leave(std::int64_t step, std::optional<std::int64_t> epoch, nb::handle loss,
              nb::handle batch) {
-    double value = 0;
     std::optional<double> samples;
     std::optional<double> tokens;
-    if (!tensors_.ReadCpuScalar(loss, value) || !tensors_.ReadBatchCounts(batch, samples, tokens)) {
-      return false;
+    if (!tensors_.ReadBatchCounts(batch, samples, tokens)) return false;
+    std::optional<double> value;
+    if (deferred_.accepting() && tensors_.IsExactTensor(loss)) {
+      open_loss_ = nb::borrow(loss);
+    } else {
+      double read = 0;
+      if (!tensors_.ReadCpuScalar(loss, read)) return false;
+      value = read;
     }
     recorder_.End(atlas::StepEnd{step, epoch, value, samples, tokens, atlas::StepTiming::kHost});
     AddNoiseSamples(static_cast<std::int64_t>(samples.value_or(0)));
@@ -192,9 +216,9 @@ class PyStepRecorder {
   // telemetry's are kept for take_errors(). Returns (logits, loss, status): status is 0 when the
   // step is recorded, with kReadInPython set when the loss or the batch needs the Observer's
   // Python readers (nothing recorded yet) and kErrorsKept when take_errors() has errors.
-  nb::tuple FastStep(PyClient& client, nb::handle model, nb::handle x, nb::handle y,
-                     std::int64_t step, std::optional<std::int64_t> epoch, bool entered) {
-    if (!entered) Contain("step.begin", [&] { Enter(client); });
+  nb::tuple FastStep(nb::handle model, nb::handle x, nb::handle y, std::int64_t step,
+                     std::optional<std::int64_t> epoch, bool entered) {
+    if (!entered) Contain("step.begin", [&] { Enter(); });
     std::pair<nb::object, nb::object> output = Split(CallModel(model, x, y));
     nb::object logits = std::move(output.first);
     nb::object loss = std::move(output.second);
@@ -236,8 +260,13 @@ class PyStepRecorder {
 
   // Closes the open step and returns (step, epoch, ts, fields), or None when none was open.
   nb::object CloseFields() {
-    const std::optional<atlas::StepRecord> record = recorder_.Close();
+    FlushLosses();
+    std::optional<atlas::StepRecord> record = recorder_.Close();
     if (!record) return nb::none();
+    if (open_loss_.is_valid()) {
+      const nb::object loss = std::exchange(open_loss_, nb::object());
+      Contain("step.loss", [&] { SetLoss(*record, deferred_.Read(loss)); });
+    }
     nb::dict fields;
     for (std::size_t i = 0; i < atlas::kStepFieldCount; ++i) {
       const auto field = static_cast<atlas::StepField>(i);
@@ -348,6 +377,31 @@ class PyStepRecorder {
     }
   }
 
+  // Closes the open step: its record goes to the client, or waits in deferred_ while its loss
+  // is a tensor not read yet. False when no step was open.
+  bool CloseKeepingLoss() {
+    std::optional<atlas::StepRecord> record = recorder_.Close();
+    if (!record) return false;
+    if (open_loss_.is_valid()) {
+      deferred_.Add(std::move(*record), std::exchange(open_loss_, nb::object()), clock_->Now());
+    } else {
+      FlushLosses();  // the records before this one go first
+      Send(std::move(*record));
+    }
+    return true;
+  }
+
+  void Send(atlas::StepRecord&& record) {
+    if (record.epoch && record.Has(atlas::StepField::kLoss)) {
+      recorder_.AddEpochLoss(*record.epoch, record.Get(atlas::StepField::kLoss));
+    }
+    if (client_ != nullptr) client_->client().Record(std::move(record));
+  }
+
+  static void SetLoss(atlas::StepRecord& record, double loss) {
+    record.Set(atlas::StepField::kLoss, loss);
+  }
+
   nb::object CallModel(nb::handle model, nb::handle x, nb::handle y) const {
     PyObject* output = nullptr;
     PyObject* arguments[] = {x.ptr(), y.ptr()};
@@ -419,7 +473,12 @@ class PyStepRecorder {
   std::int64_t noise_window_ = 0;
   std::int64_t noise_samples_ = 0;
   std::int64_t noise_counted_from_ = 0;  // optimizer_steps_ when noise_samples_ began
-  nb::object targets_keyword_;           // (name,): the forward's keyword for the targets
+  DeferredLosses deferred_{tensors_};
+  nb::object open_loss_;  // the open step's loss tensor, when deferred_ will read it
+  PyClient* client_ = nullptr;
+  nb::object client_object_;  // keeps client_ alive
+  atlas::Clock* clock_ = atlas::Clock::Real();
+  nb::object targets_keyword_;  // (name,): the forward's keyword for the targets
   bool targets_positional_ = false;
   nb::object loss_fn_;
   nb::object split_;
@@ -472,8 +531,8 @@ void BindStepRecorder(nb::module_& m) {
       .def("set_fast_forward", &R::SetFastForward, nb::arg("keyword").none(), nb::arg("positional"),
            nb::arg("loss_fn").none(), nb::arg("split").none(),
            "How fast_step calls the model and finds its loss.")
-      .def("fast_step", &R::FastStep, nb::arg("client"), nb::arg("model"), nb::arg("x"),
-           nb::arg("y"), nb::arg("step"), nb::arg("epoch").none(), nb::arg("entered"),
+      .def("fast_step", &R::FastStep, nb::arg("model"), nb::arg("x"), nb::arg("y"), nb::arg("step"),
+           nb::arg("epoch").none(), nb::arg("entered"),
            "Observer.step's fast path: forward, loss, backward and the step record; returns "
            "(logits, loss, status).")
       .def("take_errors", &R::TakeErrors,
@@ -489,7 +548,13 @@ void BindStepRecorder(nb::module_& m) {
       .def("add_noise_samples", &R::AddNoiseSamples, nb::arg("samples"))
       .def("take_noise_samples", &R::TakeNoiseSamples,
            "The samples counted since the last optimizer step (or take); the count restarts.")
-      .def("close_and_send", &R::CloseAndSend, nb::arg("client"))
+      .def("set_client", &R::SetClient, nb::arg("client"),
+           "The client the step records go to; before the first step.")
+      .def("close_and_send", &R::CloseAndSend,
+           "Closes the open step and sends its record after every record waiting for its "
+           "loss; False when no step was open.")
+      .def("flush_losses", &R::FlushLosses,
+           "Sends the records of fast steps still waiting for their loss, losses read.")
       .def("close_fields", &R::CloseFields)
       .def(
           "add_epoch_loss",
@@ -499,7 +564,10 @@ void BindStepRecorder(nb::module_& m) {
           nb::arg("epoch"), nb::arg("loss"))
       .def(
           "take_epoch_loss",
-          [](R& self, std::int64_t epoch) { return self.recorder().TakeEpochLoss(epoch); },
+          [](R& self, std::int64_t epoch) {
+            self.FlushLosses();
+            return self.recorder().TakeEpochLoss(epoch);
+          },
           nb::arg("epoch"));
   m.attr("FAST_STEP_READ_IN_PYTHON") = R::kReadInPython;
   m.attr("FAST_STEP_ERRORS_KEPT") = R::kErrorsKept;

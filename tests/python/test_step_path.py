@@ -6,6 +6,7 @@ value needs Python."""
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import pytest
@@ -283,8 +284,6 @@ def test_libatlas_reads_a_cpu_loss_as_item_does(name: str) -> None:
     ("loss", "batch"),
     [
         (0.5, torch.zeros(4, 2)),  # a Python number: _host_value reads it
-        (torch.tensor([0.5, 0.25]), torch.zeros(4, 2)),  # two elements: Python raises the error
-        (torch.tensor(0.5, device="meta"), torch.zeros(4, 2)),  # not on the CPU: deferred
         (torch.tensor(0.5), (torch.zeros(4, 2), torch.zeros(4))),  # a tuple batch
         (torch.tensor(0.5), {"x": torch.zeros(4, 2)}),  # a dict batch
         (torch.tensor(0.5), torch.zeros(4, 2).as_subclass(_TensorSubclass)),
@@ -296,6 +295,89 @@ def test_libatlas_declines_what_python_must_read(loss: Any, batch: Any) -> None:
     assert recorder.leave(3, 0, loss, batch) is False
     assert recorder.open is False  # nothing recorded: the Python path records the step
     assert recorder.take_noise_samples() == 0
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [torch.tensor([0.5, 0.25]), torch.tensor(0.5, device="meta")],
+    ids=["two elements", "not on the CPU"],
+)
+def test_a_loss_libatlas_cannot_read_costs_its_field_only(loss: torch.Tensor) -> None:
+    """A loss tensor waits to be read with other steps' losses (DeferredLosses); one that is
+    no CPU scalar and that item() cannot read either leaves its record without a loss, with
+    the error kept for the Observer, and the run's later losses are read by Python's readers
+    (which never synchronise a device)."""
+    recorder = _recorder()
+    assert recorder.leave(3, 0, loss, torch.zeros(4, 2)) is True
+    step, _, _, fields = recorder.close_fields()
+    assert step == 3
+    assert "loss" not in fields
+    assert fields["samples"] == 4
+    [(site, error)] = recorder.take_errors()
+    assert site == "step.loss"
+    assert isinstance(error, Exception)
+    assert recorder.leave(4, 0, loss, torch.zeros(4, 2)) is False
+
+
+def _offline_client(tmp_path: Any) -> Any:
+    from atlas_observatory import _atlas
+
+    config = _atlas.ClientConfig()
+    config.project = "steps"
+    config.offline = True
+    config.spool_dir = str(tmp_path)
+    return _atlas.Client.start(config)
+
+
+def test_fast_step_records_wait_for_their_losses_at_most_16_steps(tmp_path: Any) -> None:
+    """Fast steps' records are sent 16 at a time, their losses read together, in step order
+    with nothing lost: a flush sends the waiting ones, and so does a step whose loss is already
+    a number."""
+    recorder = _recorder()
+    client = _offline_client(tmp_path)
+    recorder.set_client(client)
+    recorder.set_fast_forward(
+        None, False, torch.nn.functional.cross_entropy, modelinfo.split_output
+    )
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    losses = []
+    for step in range(40):
+        _, loss, status = recorder.fast_step(model, x, y, step, 0, False)
+        assert status == 0
+        losses.append(loss.item())
+        closed = step  # the steps before this one
+        sent = client.stats()["enqueued"]
+        assert closed - 16 < sent <= closed
+    recorder.flush_losses()
+    assert client.stats()["enqueued"] == 39
+    assert recorder.close_and_send() is True
+    assert client.stats()["enqueued"] == 40
+    total, count = recorder.take_epoch_loss(0)
+    assert count == 40
+    assert total == pytest.approx(math.fsum(losses), rel=1e-6)
+    client.finish("completed", "", 5.0)
+
+
+def test_a_waiting_record_goes_within_half_a_second(tmp_path: Any) -> None:
+    """A live view never lags by more than DeferredLosses::kMaxAge: the first fast step after
+    it has passed sends the waiting records."""
+    recorder = _recorder()
+    client = _offline_client(tmp_path)
+    recorder.set_client(client)
+    recorder.set_fast_forward(
+        None, False, torch.nn.functional.cross_entropy, modelinfo.split_output
+    )
+    model = torch.nn.Linear(4, 3)
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    for step in range(3):
+        recorder.fast_step(model, x, y, step, 0, False)
+    assert client.stats()["enqueued"] == 0  # steps 0 and 1 wait for their losses
+    time.sleep(0.6)
+    recorder.fast_step(model, x, y, 3, 0, False)
+    assert client.stats()["enqueued"] == 3
+    client.finish("completed", "", 5.0)
 
 
 def test_libatlas_declines_everything_before_it_knows_torch() -> None:
