@@ -61,9 +61,11 @@ atlas::StepTiming ParseTiming(std::string_view name) {
 
 // The first parameter group's learning rate when it is a plain number; nullopt otherwise (a
 // tensor learning rate goes to the Python reader, which knows when reading it is free).
-std::optional<double> PlainLearningRate(nb::handle optimizer, bool& plain) {
+// `param_groups` and `lr_name` are the strings, made once: the hook runs at every optimizer step.
+std::optional<double> PlainLearningRate(nb::handle optimizer, const nb::str& param_groups,
+                                        const nb::str& lr_name, bool& plain) {
   plain = false;
-  PyObject* groups = PyObject_GetAttrString(optimizer.ptr(), "param_groups");
+  PyObject* groups = PyObject_GetAttr(optimizer.ptr(), param_groups.ptr());
   if (groups == nullptr) {
     PyErr_Clear();
     return std::nullopt;
@@ -77,8 +79,11 @@ std::optional<double> PlainLearningRate(nb::handle optimizer, bool& plain) {
     plain = false;
     return std::nullopt;
   }
-  PyObject* lr = PyDict_GetItemString(first, "lr");  // borrowed
-  if (lr == nullptr) return std::nullopt;
+  PyObject* lr = PyDict_GetItemWithError(first, lr_name.ptr());  // borrowed
+  if (lr == nullptr) {
+    PyErr_Clear();
+    return std::nullopt;
+  }
   if (PyFloat_CheckExact(lr)) return PyFloat_AS_DOUBLE(lr);
   if (PyLong_CheckExact(lr)) {
     const double value = PyLong_AsDouble(lr);
@@ -322,8 +327,9 @@ class PyStepRecorder {
  private:
   bool Mine(nb::handle optimizer) {
     if (last_optimizer_.is_valid()) {
-      const nb::object last = last_optimizer_();  // a weak reference: None once collected
-      if (last.ptr() == optimizer.ptr()) return last_mine_;
+      // A weak reference: None once collected. (Read without calling it: a call's machinery
+      // is cold code at every optimizer step.)
+      if (PyWeakref_GetObject(last_optimizer_.ptr()) == optimizer.ptr()) return last_mine_;
     }
     if (!is_mine_.is_valid()) return false;
     bool mine = false;
@@ -352,7 +358,7 @@ class PyStepRecorder {
   std::optional<double> LearningRate(nb::handle optimizer, bool python) {
     if (!python) {
       bool plain = false;
-      const std::optional<double> lr = PlainLearningRate(optimizer, plain);
+      const std::optional<double> lr = PlainLearningRate(optimizer, param_groups_, lr_, plain);
       if (plain || !learning_rate_.is_valid()) return lr;
     }
     if (!learning_rate_.is_valid()) return std::nullopt;
@@ -484,6 +490,8 @@ class PyStepRecorder {
   nb::object split_;
   nb::list errors_;
   nb::str backward_{"backward"};
+  nb::str param_groups_{"param_groups"};
+  nb::str lr_{"lr"};
 };
 
 }  // namespace
