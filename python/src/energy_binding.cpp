@@ -123,6 +123,7 @@ class PyEnergyMonitor {
   }
 
   double Total() const { return monitor_->TotalJoules(); }
+  const EnergyMonitor& monitor() const { return *monitor_; }
   double ComponentJoules(const std::string& name) const {
     return monitor_->ComponentJoules(ParseComponent(name));
   }
@@ -150,6 +151,14 @@ std::function<double()> TotalJoulesReader(nb::handle monitor) {
     return [keep = nb::borrow(monitor), native] { return native->Total(); };
   }
   return [total = nb::getattr(monitor, "total_joules")] { return nb::cast<double>(total()); };
+}
+
+const std::atomic<double>* TotalJoulesCounter(nb::handle monitor) {
+  PyEnergyMonitor* native = nullptr;
+  if (nb::try_cast<PyEnergyMonitor*>(monitor, native) && native != nullptr) {
+    return &native->monitor().TotalJoulesCounter();
+  }
+  return nullptr;
 }
 
 void BindEnergy(nb::module_& m) {

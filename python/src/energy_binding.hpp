@@ -3,6 +3,7 @@
 
 #include <nanobind/nanobind.h>
 
+#include <atomic>
 #include <functional>
 
 namespace atlas_python {
@@ -14,5 +15,9 @@ void BindEnergy(nanobind::module_& m);
 // EnergyMonitor of this module, otherwise a call of the object's total_joules() (test doubles).
 // The reader keeps `monitor` alive and must be called and destroyed with the GIL held.
 std::function<double()> TotalJoulesReader(nanobind::handle monitor);
+
+// The lock-free counter of an EnergyMonitor of this module (valid while `monitor` lives), or
+// null for any other object.
+const std::atomic<double>* TotalJoulesCounter(nanobind::handle monitor);
 
 }  // namespace atlas_python

@@ -28,6 +28,7 @@
 #include <nanobind/stl/string_view.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -117,11 +118,18 @@ class PyStepRecorder {
                 .usable_cpus = usable_cpus},
             atlas::Clock::Real(), probe_.get()) {}
 
-  // A reader that raises (a Python monitor) reads as NaN, no energy, with its error kept: the
-  // recorder reads energy in the optimizer hooks too, which must never raise into the loop.
+  // libatlas's monitor is read at its counter, in place. Any other object's total_joules() is
+  // called; one that raises reads as NaN, no energy, with its error kept: the recorder reads
+  // energy in the optimizer hooks too, which must never raise into the loop.
   void SetEnergy(nb::handle monitor) {
+    energy_monitor_ = nb::object();
     if (monitor.is_none()) {
       recorder_.SetEnergySource({});
+      return;
+    }
+    if (const std::atomic<double>* counter = TotalJoulesCounter(monitor)) {
+      energy_monitor_ = nb::borrow(monitor);  // keeps the counter alive
+      recorder_.SetEnergyCounter(counter);
       return;
     }
     recorder_.SetEnergySource([this, read = TotalJoulesReader(monitor)] {
@@ -464,6 +472,7 @@ class PyStepRecorder {
   static constexpr std::size_t kKeptErrors = 32;
 
   std::unique_ptr<atlas::ProcessProbe> probe_;
+  nb::object energy_monitor_;  // the EnergyMonitor whose counter recorder_ reads
   atlas::StepRecorder recorder_;
   TensorProbe tensors_;
   nb::object is_mine_;

@@ -207,6 +207,9 @@ class EnergyMonitor {
   // as of the latest sample. Lock-free; never blocks.
   double TotalJoules() const noexcept;
   double ComponentJoules(Component c) const noexcept;
+  // The counter TotalJoules() loads, for a reader at every training step that cannot afford a
+  // call (StepRecorder::SetEnergyCounter). Valid as long as the monitor.
+  const std::atomic<double>& TotalJoulesCounter() const noexcept;
 
   // Samples every device now (on the caller's thread) and returns the reading. Before Start or
   // after Stop it returns the latest reading without sampling.

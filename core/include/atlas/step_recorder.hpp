@@ -16,6 +16,7 @@
 // The energy source is called on that thread too.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -83,6 +84,10 @@ class StepRecorder {
   using EnergySource = std::function<double()>;
   // Starts the energy windows now, at 0 J.
   void SetEnergySource(EnergySource source);
+  // The same from a lock-free counter of total joules, loaded in place at every step: after a
+  // model's backward a call through an EnergySource costs microseconds of cold code. The
+  // counter (EnergyMonitor::TotalJoulesCounter()) must outlive its use; null: no energy.
+  void SetEnergyCounter(const std::atomic<double>* counter);
 
   // The step function was entered (its data wait ends here).
   void Begin();
@@ -154,7 +159,11 @@ class StepRecorder {
   std::optional<double> lr_;
   bool optimizer_seen_ = false;
 
+  bool HasEnergy() const { return energy_counter_ != nullptr || static_cast<bool>(energy_); }
+  double ReadEnergy() const;
+
   EnergySource energy_;
+  const std::atomic<double>* energy_counter_ = nullptr;
   EnergyPoint energy_base_;
   std::optional<EnergyPoint> energy_mark_;
 

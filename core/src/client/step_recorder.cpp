@@ -86,8 +86,18 @@ StepRecorder::StepRecorder(StepRecorderOptions options, Clock* clock, ProcessPro
 
 void StepRecorder::SetEnergySource(EnergySource source) {
   energy_ = std::move(source);
+  energy_counter_ = nullptr;
   energy_base_ = EnergyPoint{0, clock_->Now()};
   energy_mark_.reset();
+}
+
+void StepRecorder::SetEnergyCounter(const std::atomic<double>* counter) {
+  SetEnergySource({});
+  energy_counter_ = counter;
+}
+
+double StepRecorder::ReadEnergy() const {
+  return energy_counter_ != nullptr ? energy_counter_->load(std::memory_order_acquire) : energy_();
 }
 
 void StepRecorder::Begin() { call_ = clock_->Now(); }
@@ -146,7 +156,7 @@ void StepRecorder::EnergyEpochEnd(double joules) {
 }
 
 void StepRecorder::MarkEnergy(TimePoint now) {
-  if (energy_) energy_mark_ = EnergyPoint{energy_(), now};
+  if (HasEnergy()) energy_mark_ = EnergyPoint{ReadEnergy(), now};
 }
 
 std::optional<StepRecord> StepRecorder::Close() {
@@ -185,8 +195,8 @@ std::optional<StepRecord> StepRecorder::Close() {
 }
 
 void StepRecorder::AddEnergy(StepRecord& record, TimePoint now) {
-  if (!energy_) return;
-  const EnergyPoint end = energy_mark_ ? *energy_mark_ : EnergyPoint{energy_(), now};
+  if (!HasEnergy()) return;
+  const EnergyPoint end = energy_mark_ ? *energy_mark_ : EnergyPoint{ReadEnergy(), now};
   energy_mark_.reset();
   // max(0, NaN) is 0: an unreadable counter reads as no energy, as in the epoch entries.
   const double joules = std::max(0.0, end.joules - energy_base_.joules);

@@ -83,6 +83,7 @@ class EnergyMonitor::Impl {
   }
 
   double Total() const { return total_.load(std::memory_order_acquire); }
+  const std::atomic<double>& TotalCounter() const { return total_; }
   double Component(energy::Component c) const {
     return component_.at(static_cast<std::size_t>(c)).load(std::memory_order_acquire);
   }
@@ -245,6 +246,9 @@ Status EnergyMonitor::Start() noexcept {
 
 void EnergyMonitor::Stop() noexcept { impl_->Stop(); }
 double EnergyMonitor::TotalJoules() const noexcept { return impl_->Total(); }
+const std::atomic<double>& EnergyMonitor::TotalJoulesCounter() const noexcept {
+  return impl_->TotalCounter();
+}
 double EnergyMonitor::ComponentJoules(energy::Component c) const noexcept {
   if (c == energy::Component::kCount) return 0;
   return impl_->Component(c);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -271,6 +272,33 @@ TEST_F(StepRecorderTest, WithoutOptimizerStepsTheStepEndMarksTheEnergy) {
   const std::optional<StepRecord> record = recorder.Close();
   ASSERT_TRUE(record.has_value());
   EXPECT_NEAR(record->Get(StepField::kEnergyJ), 3.0, 1e-12);
+}
+
+TEST_F(StepRecorderTest, ACounterReadInPlaceGivesTheSameWindowsAsASource) {
+  std::atomic<double> counter{0.0};
+  StepRecorder recorder = MakeRecorder();
+  recorder.SetEnergyCounter(&counter);
+  counter.store(2.0);
+  HostStep(recorder, 0, 1.0, milliseconds(0), milliseconds(10), milliseconds(10), milliseconds(5));
+  counter.store(7.0);  // after the optimizer step: the next window's
+  std::optional<StepRecord> record = recorder.Close();
+  ASSERT_TRUE(record.has_value());
+  EXPECT_NEAR(record->Get(StepField::kEnergyJ), 2.0, 1e-12);
+  HostStep(recorder, 1, 1.0, milliseconds(0), milliseconds(10), milliseconds(10), milliseconds(5));
+  record = recorder.Close();
+  ASSERT_TRUE(record.has_value());
+  EXPECT_NEAR(record->Get(StepField::kEnergyJ), 5.0, 1e-12);
+  // A source set later replaces the counter (and restarts the windows at 0 J).
+  recorder.SetEnergySource([] { return 1.0; });
+  HostStep(recorder, 2, 1.0, milliseconds(0), milliseconds(1), milliseconds(1), milliseconds(1));
+  record = recorder.Close();
+  ASSERT_TRUE(record.has_value());
+  EXPECT_NEAR(record->Get(StepField::kEnergyJ), 1.0, 1e-12);
+  recorder.SetEnergyCounter(nullptr);
+  HostStep(recorder, 3, 1.0, milliseconds(0), milliseconds(1), milliseconds(1), milliseconds(1));
+  record = recorder.Close();
+  ASSERT_TRUE(record.has_value());
+  EXPECT_FALSE(record->Has(StepField::kEnergyJ));
 }
 
 TEST_F(StepRecorderTest, AnUnreadableCounterReadsAsNoEnergy) {
