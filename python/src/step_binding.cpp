@@ -557,8 +557,9 @@ void BindStepRecorder(nb::module_& m) {
       .def("loss_ready", &R::LossReady, "The loss is computed: forward_end and backward_start.")
       .def("leave", &R::Leave, nb::arg("step"), nb::arg("epoch").none(), nb::arg("loss"),
            nb::arg("batch"),
-           "After the backward: end() with the loss and the batch's counts read here, and "
-           "add_noise_samples; False, with nothing done, when they need Python's readers.")
+           "fast_step's end: end() with the batch's counts read here and the loss (a tensor "
+           "is kept and read when the step's record goes), and add_noise_samples; False, "
+           "with nothing done, when they need Python's readers.")
       .def("set_tensor_types", &R::SetTensorTypes, nb::arg("tensor"), nb::arg("bool_dtype"),
            nb::arg("float32_dtype"), nb::arg("float64_dtype"),
            "torch.Tensor, torch.bool, torch.float32 and torch.float64, for leave().")
