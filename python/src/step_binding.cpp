@@ -464,8 +464,9 @@ class PyStepRecorder {
     }
   }
 
-  // At most kKeptErrors wait for take_errors(): the Observer counts an error site once per
-  // step at most anyway, and a failure that repeats must not grow the list.
+  // At most kKeptErrors wait for take_errors(), which the Observer calls after every step that
+  // kept one; beyond that they go uncounted, so that a failure repeating in every hook of a long
+  // stretch without a take cannot grow the list.
   void Keep(const char* site, nb::object error) {
     if (errors_.size() < kKeptErrors) errors_.append(nb::make_tuple(site, std::move(error)));
   }
