@@ -543,3 +543,32 @@ def test_a_telemetry_error_in_a_fast_step_is_contained(tmp_path: Any) -> None:
     assert run(observer) == run(None)
     assert observer.step_count == 8
     assert observer.finish()["telemetry_errors"] == {"energy.read": 5}  # steps 4-7, finish
+
+
+def test_every_waiting_loss_reaches_its_step_and_its_epoch(atlasd: Atlasd, spool_dir: str) -> None:
+    """Fast steps' losses are read 16 at a time; an epoch's end, an event and finish() send the
+    waiting ones first. The server gets every step's loss and each epoch's mean of them."""
+    config = ObserverConfig(server_url=atlasd.url, spool_dir=spool_dir, layer_health_every=100)
+    observer = Observer(project="steps", run_name="waiting", config=config, run_id="waiting-losses")
+    torch.manual_seed(0)
+    model = DigitsCNN()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    batches = iter(digits_loader(batch_size=16))
+    losses: list[list[float]] = []
+    for epoch in range(2):
+        losses.append([])
+        for _ in range(21):  # not a multiple of 16: some wait at each epoch's end
+            x, y = next(batches)
+            _, loss = observer.step(model, x, y)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses[-1].append(float(loss.item()))
+        observer.end_epoch()
+    observer.finish()
+    flat = [value for epoch in losses for value in epoch]
+    stored = _series(atlasd, "waiting-losses", "loss")
+    assert [stored[step] for step in range(42)] == pytest.approx(flat, rel=1e-6)
+    epochs = atlasd.get("/api/v1/runs/waiting-losses/epochs")["epochs"]
+    assert [e["train"]["loss"] for e in epochs] == pytest.approx(
+        [math.fsum(epoch) / len(epoch) for epoch in losses], rel=1e-6
+    )
