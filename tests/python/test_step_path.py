@@ -555,9 +555,9 @@ def test_every_waiting_loss_reaches_its_step_and_its_epoch(atlasd: Atlasd, spool
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     batches = iter(digits_loader(batch_size=16))
     losses: list[list[float]] = []
-    for epoch in range(2):
+    for _ in range(2):  # epochs
         losses.append([])
-        for _ in range(21):  # not a multiple of 16: some wait at each epoch's end
+        for _step in range(21):  # not a multiple of 16: some wait at each epoch's end
             x, y = next(batches)
             _, loss = observer.step(model, x, y)
             optimizer.step()
