@@ -338,5 +338,17 @@ def final_diagnosis(server: Atlasd, run_id: str, epochs: int) -> Any:
         doc = latest["doc"]
         return bool(doc.get("run_status") != "running" and doc.get("epochs_analysed") == epochs)
 
-    wait_until(analysed, limit_s=60, what=f"the diagnosis of run {run_id}")
+    try:
+        wait_until(analysed, limit_s=60, what=f"the diagnosis of run {run_id}")
+    except AssertionError as error:
+        # What the server last said and what it logged: enough to tell a record that never
+        # arrived from one that arrived and was refused.
+        doc = latest.get("doc", {})
+        seen = {key: doc.get(key) for key in ("run_status", "epochs_analysed")}
+        steps = step_series(server, run_id)["x"]
+        raise AssertionError(
+            f"{error}: expected {epochs} epochs and a finished run, last saw {seen} and "
+            f"{len(steps)} steps with a loss; atlasd's log ends:\n"
+            f"{server.log()[-4000:]}"
+        ) from None
     return latest["doc"]

@@ -1,56 +1,56 @@
 #include "analysis/rebuild.hpp"
 
+#include <optional>
 #include <utility>
 
 namespace atlas::analysis {
 namespace {
 
-// Layer rows read per query: a page holds whole samples (the store leaves out a sample the
-// limit would cut), so paging continues from the step after the last sample read.
-constexpr std::int64_t kLayerRowsPerPage = 20000;
+// The events a rebuilt view is fed (it keeps the newest warnings and errors up to its limit).
+constexpr std::int64_t kMaxReplayedEvents = 100000;
 
-Status ReplayLayerStats(store::Store& store, const std::string& run_id, ViewBuilder& builder) {
-  store::LayerStatsQuery query;
-  query.limit = kLayerRowsPerPage;
-  while (true) {
-    Result<std::vector<model::LayerStatsRecord>> page = store.ListLayerStats(run_id, query);
-    if (!page.ok()) return page.status();
-    if (page->empty()) return Status::Ok();
-    for (const auto& sample : *page) builder.ApplyLayerStats(sample);
-    query.from_step = page->back().step + 1;
+// Feeds a replay of the store into a new ViewBuilder.
+class ViewReplay final : public store::RunReplay {
+ public:
+  explicit ViewReplay(ViewLimits limits) : limits_(limits) {}
+
+  void Run(const model::Run& run) override {
+    built_.builder = std::make_unique<ViewBuilder>(run, limits_);
+    built_.batches_stored = run.totals.batches_stored;
+    status_ = run.status;
+    finished_at_ = run.finished_at;
   }
-}
+  void Step(const model::StepRecord& step) override { built_.builder->ApplyStep(step); }
+  void Epoch(const model::EpochRecord& epoch) override { built_.builder->ApplyEpoch(epoch); }
+  void LayerStats(const model::LayerStatsRecord& sample) override {
+    built_.builder->ApplyLayerStats(sample);
+  }
+  void Profile(const model::ProfileRecord& profile) override {
+    built_.builder->ApplyProfile(profile);
+  }
+  void Event(const model::EventRecord& event) override { built_.builder->ApplyEvent(event); }
+
+  // The view, with the run's finish applied after its records.
+  RebuiltView Take() {
+    if (finished_at_) built_.builder->ApplyFinish(status_, *finished_at_);
+    return std::move(built_);
+  }
+
+ private:
+  ViewLimits limits_;
+  RebuiltView built_;
+  model::RunStatus status_ = model::RunStatus::kRunning;
+  std::optional<double> finished_at_;
+};
 
 }  // namespace
 
-Result<std::unique_ptr<ViewBuilder>> RebuildView(store::Store& store, const std::string& run_id,
-                                                 ViewLimits limits) {
-  Result<model::Run> run = store.GetRun(run_id);
-  if (!run.ok()) return run.status();
-  auto builder = std::make_unique<ViewBuilder>(*run, limits);
-
-  Status steps =
-      store.ScanSteps(run_id, [&](const model::StepRecord& step) { builder->ApplyStep(step); });
-  if (!steps.ok()) return steps;
-
-  Result<std::vector<model::EpochRecord>> epochs = store.ListEpochs(run_id);
-  if (!epochs.ok()) return epochs.status();
-  for (const auto& epoch : *epochs) builder->ApplyEpoch(epoch);
-
-  if (Status s = ReplayLayerStats(store, run_id, *builder); !s.ok()) return s;
-
-  Result<std::vector<model::ProfileRecord>> profiles = store.ListProfiles(run_id);
-  if (!profiles.ok()) return profiles.status();
-  for (const auto& profile : *profiles) builder->ApplyProfile(profile);
-
-  store::EventQuery events_query;
-  events_query.limit = 100000;
-  Result<std::vector<model::EventRecord>> events = store.ListEvents(run_id, events_query);
-  if (!events.ok()) return events.status();
-  for (const auto& event : *events) builder->ApplyEvent(event);
-
-  if (run->finished_at) builder->ApplyFinish(run->status, *run->finished_at);
-  return builder;
+Result<RebuiltView> RebuildView(store::Store& store, const std::string& run_id, ViewLimits limits) {
+  ViewReplay replay(limits);
+  store::EventQuery events;
+  events.limit = kMaxReplayedEvents;
+  if (Status s = store.ReplayRun(run_id, events, replay); !s.ok()) return s;
+  return replay.Take();
 }
 
 }  // namespace atlas::analysis

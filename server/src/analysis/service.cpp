@@ -65,7 +65,7 @@ void AnalysisService::OnRunCreated(const model::Run& run, bool /*resumed*/) {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     if (queue_.size() >= options_.max_queue) return;  // the run is loaded when it first matters
-    queue_.push_back({run.id, nullptr, false});
+    queue_.push_back({run.id, nullptr, 0, false});
   }
   wake_.notify_one();
 }
@@ -79,12 +79,12 @@ void AnalysisService::OnBatchStored(const std::string& run_id,
       // Too far behind to keep every batch: remember only that the run must be reloaded (the
       // store has the records), so the queue stays bounded.
       if (queue_.back().run_id != run_id || !queue_.back().rebuild) {
-        queue_.push_back({run_id, nullptr, true});
+        queue_.push_back({run_id, nullptr, 0, true});
       }
     } else {
       // A replay that stored some records again cannot be folded in without counting those
       // twice; the view is rebuilt from the store instead.
-      queue_.push_back({run_id, batch, result.duplicates > 0});
+      queue_.push_back({run_id, batch, result.batch_order, result.duplicates > 0});
     }
   }
   wake_.notify_one();
@@ -176,12 +176,12 @@ void AnalysisService::EvictIfFull() {
 Result<AnalysisService::Entry*> AnalysisService::LoadEntry(const std::string& run_id) {
   auto it = views_.find(run_id);
   if (it == views_.end()) {
-    Result<std::unique_ptr<ViewBuilder>> built = RebuildView(store_, run_id, options_.limits);
+    Result<RebuiltView> built = RebuildView(store_, run_id, options_.limits);
     if (!built.ok()) return built.status();
     EvictIfFull();
     Entry entry;
-    entry.loaded_through_seq = (*built)->max_seq();
-    entry.builder = std::move(built).value();
+    entry.batches_loaded = built->batches_stored;
+    entry.builder = std::move(built->builder);
     it = views_.emplace(run_id, std::move(entry)).first;
   }
   it->second.last_used = ++use_counter_;
@@ -200,13 +200,14 @@ void AnalysisService::ProcessItem(const Item& item) {
   Entry& e = **entry;
   bool matters = !loaded;  // a run just (re)loaded gets a diagnosis
   if (item.batch) {
-    matters = e.builder->Apply(*item.batch, e.loaded_through_seq) || matters;
-    e.dirty = true;
-    ++e.version;
-    for (const auto& finish : item.batch->finishes) {
-      (void)finish;
-      e.due = Clock::now();  // a finished run is diagnosed at once
+    // A batch stored before the view was loaded is in it already (the load read one committed
+    // state of the store, so each batch is wholly in it or wholly out).
+    if (item.batch_order > e.batches_loaded) {
+      matters = e.builder->Apply(*item.batch) || matters;
+      e.dirty = true;
+      ++e.version;
     }
+    if (!item.batch->finishes.empty()) e.due = Clock::now();  // a finished run: at once
   }
   if (matters && !e.due) e.due = Clock::now() + options_.debounce;
 }

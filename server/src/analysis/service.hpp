@@ -90,11 +90,15 @@ class AnalysisService final : public live::IngestListener {
   struct Item {
     std::string run_id;
     std::shared_ptr<const model::RecordBatch> batch;  // null: the run was created
+    std::int64_t batch_order = 0;                     // IngestResult::batch_order
     bool rebuild = false;  // duplicates were stored, or a batch was not queued: reload the view
   };
   struct Entry {
     std::unique_ptr<ViewBuilder> builder;
-    std::int64_t loaded_through_seq = -1;  // records up to this seq came from the store
+    // The batches the view was loaded with from the store (RebuiltView::batches_stored): a
+    // queued batch whose batch_order is at most this is in the view already. Not raised as
+    // batches are applied: two ingests of a run may queue their batches out of store order.
+    std::int64_t batches_loaded = 0;
     std::optional<Clock::time_point> due;  // when the engine should run next
     bool dirty = true;                     // records arrived since the last diagnosis
     std::uint64_t last_used = 0;

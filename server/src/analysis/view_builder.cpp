@@ -95,47 +95,32 @@ ViewBuilder::ViewBuilder(const model::Run& run, ViewLimits limits)
   if (!run.architecture.empty()) view_.modules = diagnostics::BuildModuleTree(run.architecture);
 }
 
-void ViewBuilder::Seen(std::int64_t seq, double ts) {
-  max_seq_ = std::max(max_seq_, seq);
+void ViewBuilder::Seen(double ts) {
   if (!view_.last_ts || ts > *view_.last_ts) view_.last_ts = ts;
 }
 
-bool ViewBuilder::Apply(const model::RecordBatch& batch, std::int64_t skip_through_seq) {
+bool ViewBuilder::Apply(const model::RecordBatch& batch) {
   bool matters = false;
-  for (const auto& r : batch.steps) {
-    if (r.seq > skip_through_seq) ApplyStep(r);
-  }
+  for (const auto& r : batch.steps) ApplyStep(r);
   for (const auto& r : batch.epochs) {
-    if (r.seq <= skip_through_seq) continue;
     ApplyEpoch(r);
     matters = true;
   }
   for (const auto& r : batch.layer_stats) {
-    if (r.seq <= skip_through_seq) continue;
     ApplyLayerStats(r);
     matters = true;
   }
-  for (const auto& r : batch.profiles) {
-    if (r.seq > skip_through_seq) ApplyProfile(r);
-  }
-  for (const auto& r : batch.events) {
-    if (r.seq > skip_through_seq) ApplyEvent(r);
-  }
+  for (const auto& r : batch.profiles) ApplyProfile(r);
+  for (const auto& r : batch.events) ApplyEvent(r);
   for (const auto& r : batch.hyperparameters) {
-    if (r.seq <= skip_through_seq) continue;
-    max_seq_ = std::max(max_seq_, r.seq);
     ApplyHyperparameters(r.values);
     matters = true;
   }
   for (const auto& r : batch.architectures) {
-    if (r.seq <= skip_through_seq) continue;
-    max_seq_ = std::max(max_seq_, r.seq);
     ApplyArchitecture(r.modules);
     matters = true;
   }
   for (const auto& r : batch.finishes) {
-    if (r.seq <= skip_through_seq) continue;
-    Seen(r.seq, r.ts);
     ApplyFinish(r.status, r.ts);
     matters = true;
   }
@@ -143,7 +128,7 @@ bool ViewBuilder::Apply(const model::RecordBatch& batch, std::int64_t skip_throu
 }
 
 void ViewBuilder::ApplyStep(const model::StepRecord& step) {
-  Seen(step.seq, step.ts);
+  Seen(step.ts);
   AddToAggregate(view_.all_steps, step);
   if (step.epoch) AddToAggregate(by_epoch_[*step.epoch], step);
   const std::optional<double>& loss = step.at(model::StepField::kLoss);
@@ -181,7 +166,7 @@ void ViewBuilder::CompactLossTrace() {
 }
 
 void ViewBuilder::ApplyEpoch(const model::EpochRecord& epoch) {
-  Seen(epoch.seq, epoch.ts);
+  Seen(epoch.ts);
   diagnostics::EpochView ev;
   ev.record = epoch;
   for (const auto& entry : epoch.energy) ev.joules += entry.joules;
@@ -198,7 +183,7 @@ void ViewBuilder::ApplyEpoch(const model::EpochRecord& epoch) {
 }
 
 void ViewBuilder::ApplyLayerStats(const model::LayerStatsRecord& sample) {
-  Seen(sample.seq, sample.ts);
+  Seen(sample.ts);
   auto& samples = view_.layer_samples;
   auto it = std::upper_bound(
       samples.begin(), samples.end(), sample.step,
@@ -214,13 +199,13 @@ void ViewBuilder::ApplyLayerStats(const model::LayerStatsRecord& sample) {
 }
 
 void ViewBuilder::ApplyProfile(const model::ProfileRecord& profile) {
-  Seen(profile.seq, profile.ts);
+  Seen(profile.ts);
   view_.profiles.push_back(profile);
   if (view_.profiles.size() > limits_.profiles) view_.profiles.erase(view_.profiles.begin());
 }
 
 void ViewBuilder::ApplyEvent(const model::EventRecord& event) {
-  Seen(event.seq, event.ts);
+  Seen(event.ts);
   // Checks read the problems the observer reported; info and debug events are the user's log.
   if (event.level != "warning" && event.level != "error") return;
   view_.events.push_back(event);

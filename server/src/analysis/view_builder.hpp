@@ -36,10 +36,9 @@ class ViewBuilder {
   // hyperparameters, architecture and status as stored.
   explicit ViewBuilder(const model::Run& run, ViewLimits limits = {});
 
-  // Folds in the records of `batch` whose seq is above `skip_through_seq` (records a rebuild
-  // from the store already holds). Returns true when a record that changes the diagnosis
+  // Folds in the records of `batch`. Returns true when a record that changes the diagnosis
   // arrived: an epoch end, a layer sample, the architecture, hyperparameters or the finish.
-  bool Apply(const model::RecordBatch& batch, std::int64_t skip_through_seq = -1);
+  bool Apply(const model::RecordBatch& batch);
 
   void ApplyStep(const model::StepRecord& step);
   void ApplyEpoch(const model::EpochRecord& epoch);
@@ -55,17 +54,14 @@ class ViewBuilder {
   diagnostics::RunTelemetry Snapshot() const;
 
   std::int64_t project_id() const { return project_id_; }
-  // The largest seq folded in so far (-1 before any).
-  std::int64_t max_seq() const { return max_seq_; }
 
  private:
-  void Seen(std::int64_t seq, double ts);
+  void Seen(double ts);
   void AddLossPoint(diagnostics::LossPoint point);
   void CompactLossTrace();
 
   ViewLimits limits_;
   std::int64_t project_id_ = 0;
-  std::int64_t max_seq_ = -1;
   diagnostics::RunTelemetry view_;  // epochs[].steps and open_epoch are filled by Snapshot
   std::map<std::int64_t, diagnostics::StepAggregate> by_epoch_;  // steps by their epoch field
   // The loss trace: finished buckets are in view_.loss_trace; `bucket_` collects the next

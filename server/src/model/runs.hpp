@@ -46,6 +46,9 @@ struct RunTotals {
   std::int64_t layer_samples = 0;
   std::int64_t events = 0;
   std::optional<double> last_ts;  // newest record time
+  // Batches that stored at least one new record, counted in the transaction storing each: a
+  // snapshot of the run holds exactly the batches whose batch_order is at most this.
+  std::int64_t batches_stored = 0;
 };
 
 struct Run {
@@ -94,6 +97,9 @@ struct RunPage {
 struct IngestResult {
   std::int64_t accepted = 0;    // records newly stored
   std::int64_t duplicates = 0;  // records whose (run, seq) was already stored
+  // The batch's place in the run's store order (RunTotals::batches_stored once it is stored);
+  // 0 when it stored nothing new.
+  std::int64_t batch_order = 0;
 };
 
 }  // namespace atlas::model

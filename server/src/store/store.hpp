@@ -78,6 +78,20 @@ struct DiagnosisRecord {
   std::string document;  // the JSON document; empty in ListDiagnosisSummaries
 };
 
+// What Store::ReplayRun hands over of one run, in this order: the run (metadata, and the
+// totals that say which batches the replay holds), its steps in seq order, its epochs, its
+// layer-stats samples, its profiles and its events.
+class RunReplay {
+ public:
+  virtual ~RunReplay() = default;
+  virtual void Run(const model::Run& run) = 0;
+  virtual void Step(const model::StepRecord& step) = 0;
+  virtual void Epoch(const model::EpochRecord& epoch) = 0;
+  virtual void LayerStats(const model::LayerStatsRecord& sample) = 0;
+  virtual void Profile(const model::ProfileRecord& profile) = 0;
+  virtual void Event(const model::EventRecord& event) = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -151,6 +165,13 @@ class Store {
   // out), streaming: memory does not grow with the run. For rebuilding a run's diagnostics view.
   virtual Status ScanSteps(const std::string& run_id,
                            const std::function<void(const model::StepRecord&)>& visit) = 0;
+
+  // Every stored record of one run as of one committed state, for rebuilding a view of it
+  // (analysis/rebuild.hpp): a batch stored meanwhile is wholly in the replay or wholly out of
+  // it, and run.totals.batches_stored says which (IngestResult::batch_order). Steps stream, so
+  // memory does not grow with the run; events up to `events.limit`, in seq order.
+  virtual Status ReplayRun(const std::string& run_id, const EventQuery& events,
+                           RunReplay& replay) = 0;
 
   // Diagnoses (migration 3). SaveDiagnosis replaces the run's previous one; GetDiagnosis gives
   // nullopt when none was stored; ListDiagnosisSummaries gives those of `run_ids` that exist,

@@ -114,6 +114,33 @@ TEST_F(ServiceTest, DiagnosisCatchesUpWithRecordsStoredWhileTheWorkerIsStopped) 
   EXPECT_EQ(model::Json::parse((*stored)->document), *document);
 }
 
+// Records may arrive in any order (docs/protocol.md): a batch stored after the run's view was
+// loaded is folded in whatever its seqs (a spool replay of earlier steps), and one stored before
+// it, though the worker hears of it later, is not folded in twice.
+TEST_F(ServiceTest, AViewLoadedBetweenBatchesHoldsEveryBatchOnce) {
+  AnalysisService service(*store_, nullptr);
+  service.Start();
+  const model::Run run = CreateRun();
+  std::int64_t later_seq = 100;
+  const model::RecordBatch later = EpochBatch(later_seq, 1);
+  auto later_stored = store_->Ingest(run.id, later);
+  ASSERT_TRUE(later_stored.ok()) << later_stored.status().message();
+  EXPECT_EQ(later_stored->batch_order, 1);
+
+  auto loaded = service.Diagnosis(run.id);  // loads the view from the store: epoch 1 only
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ((*loaded)["epochs_analysed"], 1);
+  std::int64_t earlier_seq = 0;
+  Ingest(service, run.id, EpochBatch(earlier_seq, 0));
+  service.OnBatchStored(run.id, std::make_shared<const model::RecordBatch>(later), *later_stored);
+  service.Flush();
+
+  auto document = service.Diagnosis(run.id);
+  ASSERT_TRUE(document.ok()) << document.status().message();
+  EXPECT_EQ((*document)["epochs_analysed"], 2);
+  service.Stop();
+}
+
 TEST_F(ServiceTest, ProjectOverridesAreValidatedAndStored) {
   AnalysisService service(*store_, nullptr);
   const model::Run run = CreateRun();

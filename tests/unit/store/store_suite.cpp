@@ -710,6 +710,62 @@ TEST_P(StoreSuite, ReingestingABatchStoresNothingTwice) {
   EXPECT_EQ(Unwrap(store_->GetRun("r")).totals.step_records, 60);
 }
 
+// batch_order numbers the batches that store something, in the order they are stored, and
+// the run's batches_stored is the last of them: what a view rebuilt from ReplayRun holds.
+TEST_P(StoreSuite, BatchesAreNumberedInTheOrderTheyAreStored) {
+  CreateRun("r");
+  EXPECT_EQ(Unwrap(store_->GetRun("r")).totals.batches_stored, 0);
+  const model::RecordBatch later = MixedBatch(100, 5);
+  const model::RecordBatch earlier = MixedBatch(0, 5);  // lower seqs, stored second
+  EXPECT_EQ(Unwrap(store_->Ingest("r", later)).batch_order, 1);
+  EXPECT_EQ(Unwrap(store_->Ingest("r", earlier)).batch_order, 2);
+  EXPECT_EQ(Unwrap(store_->Ingest("r", later)).batch_order, 0);  // nothing new: no place
+  EXPECT_EQ(Unwrap(store_->GetRun("r")).totals.batches_stored, 2);
+  CreateRun("other");
+  EXPECT_EQ(Unwrap(store_->Ingest("other", MixedBatch(0, 1))).batch_order, 1);  // per run
+}
+
+// Hands over the run with its totals, then every record kind in its documented order.
+class RecordingReplay final : public RunReplay {
+ public:
+  void Run(const model::Run& run) override { seen.push_back(fmt::format("run {}", run.id)); }
+  void Step(const model::StepRecord& step) override {
+    seen.push_back(fmt::format("step {}", step.seq));
+  }
+  void Epoch(const model::EpochRecord& epoch) override {
+    seen.push_back(fmt::format("epoch {}", epoch.seq));
+  }
+  void LayerStats(const model::LayerStatsRecord& sample) override {
+    seen.push_back(fmt::format("layers {}", sample.seq));
+  }
+  void Profile(const model::ProfileRecord& profile) override {
+    seen.push_back(fmt::format("profile {}", profile.seq));
+  }
+  void Event(const model::EventRecord& event) override {
+    seen.push_back(fmt::format("event {}", event.seq));
+  }
+  std::vector<std::string> seen;
+};
+
+TEST_P(StoreSuite, ReplayRunHandsOverTheRunAndEveryRecordInOrder) {
+  CreateRun("r");
+  ASSERT_TRUE(store_->Ingest("r", MixedBatch(10, 2)).ok());
+  model::RecordBatch steps_first_stored_last;
+  steps_first_stored_last.steps = {MakeStep(0, 0, 90.0, 2.5), MakeStep(1, 1, 91.0, 2.4)};
+  ASSERT_TRUE(store_->Ingest("r", steps_first_stored_last).ok());
+
+  RecordingReplay replay;
+  ASSERT_TRUE(store_->ReplayRun("r", {}, replay).ok());
+  const std::vector<std::string> expected = {"run r",     "step 0",     "step 1",
+                                             "step 10",   "step 11",    "epoch 12",
+                                             "layers 13", "profile 14", "event 15"};
+  EXPECT_EQ(replay.seen, expected);
+
+  RecordingReplay none;
+  EXPECT_EQ(store_->ReplayRun("nope", {}, none).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(none.seen.empty());
+}
+
 TEST_P(StoreSuite, DuplicateSeqWithinOneBatchIsStoredOnce) {
   CreateRun("r");
   model::RecordBatch batch;

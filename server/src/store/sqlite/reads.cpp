@@ -19,7 +19,7 @@ constexpr std::string_view kRunColumns =
     "r.public_id, r.project_id, p.name, r.name, r.status, r.status_reason, r.started_at, "
     "r.created_at, r.finished_at, r.host, r.device, r.framework, r.client_stats, "
     "r.step_records, r.last_step, r.last_loss, r.epochs, r.samples, r.tokens, r.energy_joules, "
-    "r.layer_samples, r.events, r.last_ts, r.key";
+    "r.layer_samples, r.events, r.last_ts, r.key, r.batches_stored";
 constexpr std::string_view kRunFullColumns = ", r.config, r.hyperparameters";
 constexpr std::string_view kRunListColumns = ", NULL, NULL";
 constexpr std::string_view kRunFrom = " FROM runs r JOIN projects p ON p.id = r.project_id";
@@ -43,7 +43,7 @@ Result<model::Run> DecodeRun(const Query& row) {
 
   std::pair<model::Json*, int> json_columns[] = {{&run.host, 9},       {&run.device, 10},
                                                  {&run.framework, 11}, {&run.client_stats, 12},
-                                                 {&run.config, 24},    {&run.hyperparameters, 25}};
+                                                 {&run.config, 25},    {&run.hyperparameters, 26}};
   for (auto [target, column] : json_columns) {
     Result<model::Json> value = row.JsonColumn(column, "run metadata");
     if (!value.ok()) return value.status();
@@ -61,6 +61,7 @@ Result<model::Run> DecodeRun(const Query& row) {
   totals.layer_samples = row.Int(20);
   totals.events = row.Int(21);
   totals.last_ts = row.OptReal(22);
+  totals.batches_stored = row.Int(24);
   return run;
 }
 

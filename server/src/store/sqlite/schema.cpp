@@ -237,19 +237,27 @@ CREATE TABLE project_thresholds (
 )sql");
 }
 
+// Version 7: how many batches each run has stored, counted in the transaction that stores each.
+// A view rebuilt from a snapshot of the store reads it there, and so knows which batches the
+// snapshot holds whatever their seqs (records may arrive in any order: a spool replay).
+Status AddBatchesStored(Connection& conn) {
+  return conn.Exec("ALTER TABLE runs ADD COLUMN batches_stored INTEGER NOT NULL DEFAULT 0;");
+}
+
 struct Migration {
   int version;
   std::string_view description;
   Status (*apply)(Connection&);
 };
 
-constexpr std::array<Migration, 6> kMigrations = {{
+constexpr std::array<Migration, 7> kMigrations = {{
     {1, "base tables", &CreateBaseTables},
     {2, "indexes and step_series", &AddIndexesAndSeries},
     {3, "diagnoses and project thresholds", &AddDiagnoses},
     {4, "control actions and registrations", &CreateActionTables},
     {5, "agent beliefs and proposals", &CreateAgentTables},
     {6, "step rollups (filled from the stored steps)", &CreateStepRollups},
+    {7, "runs.batches_stored", &AddBatchesStored},
 }};
 static_assert(kMigrations.back().version == kLatestSchemaVersion);
 

@@ -17,7 +17,7 @@
 namespace atlas::store::sqlite {
 
 // The newest schema version this code knows.
-inline constexpr int kLatestSchemaVersion = 6;
+inline constexpr int kLatestSchemaVersion = 7;
 
 // The version recorded in the database; 0 when it has no schema yet.
 Result<int> ReadSchemaVersion(Connection& conn);

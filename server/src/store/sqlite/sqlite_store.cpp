@@ -16,6 +16,7 @@
 #include "store/sqlite/diagnoses.hpp"
 #include "store/sqlite/reader_pool.hpp"
 #include "store/sqlite/reads.hpp"
+#include "store/sqlite/replay.hpp"
 #include "store/sqlite/rollups.hpp"
 #include "store/sqlite/schema.hpp"
 #include "store/sqlite/thread_annotations.hpp"
@@ -166,6 +167,13 @@ class SqliteStore final : public Store {
   Status ScanSteps(const std::string& run_id,
                    const std::function<void(const model::StepRecord&)>& visit) override {
     return Read([&](Connection& conn) { return sqlite::ScanStepRecords(conn, run_id, visit); });
+  }
+
+  // One read transaction: the reads below all see the same committed state.
+  Status ReplayRun(const std::string& run_id, const EventQuery& events,
+                   RunReplay& replay) override {
+    return Read(
+        [&](Connection& conn) { return sqlite::ReplayRunRecords(conn, run_id, events, replay); });
   }
 
   Status SaveDiagnosis(const DiagnosisRecord& record) override {

@@ -178,7 +178,8 @@ Result<std::unique_ptr<Writer>> Writer::Create(std::unique_ptr<Connection> conn,
            "energy_joules = energy_joules + ?9, layer_samples = layer_samples + ?10, "
            "events = events + ?11, "
            "last_ts = CASE WHEN ?12 IS NOT NULL AND (last_ts IS NULL OR ?12 > last_ts) "
-           "THEN ?12 ELSE last_ts END WHERE key = ?1"},
+           "THEN ?12 ELSE last_ts END, batches_stored = batches_stored + 1 WHERE key = ?1 "
+           "RETURNING batches_stored"},
           {&s->find_run_project,
            "SELECT r.project_id, p.name FROM runs r JOIN projects p ON p.id = r.project_id "
            "WHERE r.public_id = ?1"},
@@ -714,7 +715,7 @@ Status Writer::RecordStepSeries(const BatchState& state) {
   return Status::Ok();
 }
 
-Status Writer::UpdateTotals(const BatchState& state) {
+Status Writer::UpdateTotals(BatchState& state) {
   if (state.result.accepted == 0) return Status::Ok();
   Query update(*conn_, statements_->update_totals);
   update.BindInt(1, state.run_key);
@@ -729,7 +730,11 @@ Status Writer::UpdateTotals(const BatchState& state) {
   update.BindInt(10, state.layer_samples);
   update.BindInt(11, state.events);
   update.BindReal(12, state.last_ts);
-  return update.Run();
+  Result<bool> row = update.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::Internal("updating a run's totals returned no row");
+  state.result.batch_order = update.Int(0);
+  return Status::Ok();
 }
 
 }  // namespace atlas::store::sqlite

@@ -73,7 +73,7 @@ class Writer {
   Status ApplyArchitecture(BatchState& state, const model::RecordBatch& batch);
   Status ApplyFinishes(BatchState& state, const model::RecordBatch& batch);
   Status RecordStepSeries(const BatchState& state);
-  Status UpdateTotals(const BatchState& state);
+  Status UpdateTotals(BatchState& state);
 
   std::unique_ptr<Connection> conn_;
   std::function<double()> clock_;
