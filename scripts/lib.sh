@@ -5,3 +5,12 @@ info() { printf '    %s\n' "$*"; }
 warn() { printf '\033[1;33m    warning: %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[1;31merror: %s\033[0m\n' "$*" >&2; exit 1; }
 done_msg() { printf '\033[1;32m==> %s\033[0m\n' "$*"; }
+
+# Configures the C++ tree into directory $1 with the options every build of ours uses; further
+# CMake arguments follow it.
+configure_cxx() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DATLAS_BUILD_TESTS=ON -DATLAS_BUILD_BENCH=ON "$@"
+}

@@ -61,7 +61,11 @@ MetricList ValidMetrics(const MetricList& metrics, std::string* dropped) {
 
 constexpr std::size_t kMaxErrorText = 4000;
 
-// The step between BeginStep and End.
+}  // namespace
+
+// The step between BeginStep and End. Outside the anonymous namespace, as ObserverCore's members
+// have these types: inside a unity batch GCC rejects (-Wsubobject-linkage) a class whose members
+// have internal-linkage types.
 struct OpenStep {
   std::uint64_t token = 0;
   std::int64_t samples = 0;
@@ -82,8 +86,6 @@ struct PendingStep {
   StepRecord record;
   at::Tensor loss;  // undefined when the step had no loss tensor
 };
-
-}  // namespace
 
 // Everything behind an Observer. Used on the training thread only (see atlas/torch.hpp).
 class ObserverCore {

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -18,12 +19,20 @@ std::size_t AppendBody(char* data, std::size_t size, std::size_t count, void* ou
 struct CurlDeleter {
   void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
 };
+struct ListDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
 
 }  // namespace
 
 std::string DefaultServerUrl() {
   if (const char* url = std::getenv("ATLAS_URL"); url && *url) return url;
   return "http://127.0.0.1:" + std::to_string(kDefaultPort);
+}
+
+int ReportFailure(const Status& status) {
+  std::fprintf(stderr, "atlas: %s\n", status.message().c_str());
+  return status.code() == StatusCode::kNotFound ? 2 : 1;
 }
 
 std::string UrlEncode(const std::string& text) {
@@ -41,37 +50,53 @@ std::string UrlEncode(const std::string& text) {
   return out;
 }
 
-Result<model::Json> ApiClient::Get(const std::string& path) const {
+Result<model::Json> ApiClient::Get(const std::string& path) const { return Send(path, nullptr); }
+
+Result<model::Json> ApiClient::Post(const std::string& path, const model::Json& body) const {
+  return Send(path, &body);
+}
+
+Result<model::Json> ApiClient::Send(const std::string& path, const model::Json* body) const {
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
   if (!curl) return Status::Internal("curl_easy_init failed");
-  std::string body;
+  std::unique_ptr<curl_slist, ListDeleter> headers;
+  std::string payload;
+  if (body != nullptr) {
+    headers.reset(curl_slist_append(nullptr, "Content-Type: application/json"));
+    payload = body->dump();
+    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, payload.c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(payload.size()));
+  }
+  std::string answer;
   const std::string url = base_url_ + path;
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &AppendBody);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &answer);
   curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT_MS, 3000L);
   curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, 30000L);
   curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-  CURLcode code = curl_easy_perform(curl.get());
+  const CURLcode code = curl_easy_perform(curl.get());
   if (code != CURLE_OK) {
     return Status::Unavailable("cannot reach atlasd at " + base_url_ + ": " +
                                curl_easy_strerror(code) +
                                " (start it with `atlas serve`, or set ATLAS_URL)");
   }
-  long http_status = 0;
+  long http_status = 0;  // NOLINT(google-runtime-int): libcurl's type
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &http_status);
-  model::Json json = model::Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  model::Json json = model::Json::parse(answer, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {
     return Status::Internal("atlasd answered " + std::to_string(http_status) +
                             " with a body that is not JSON");
   }
-  if (http_status < 200 || http_status >= 300) {
-    const std::string reason = json.value("reason", std::string("no reason given"));
-    if (http_status == 404) return Status::NotFound(reason);
-    return Status::InvalidArgument("atlasd answered " + std::to_string(http_status) + ": " +
-                                   reason);
-  }
-  return json;
+  if (http_status >= 200 && http_status < 300) return json;
+  std::string reason = json.value("reason", std::string("no reason given"));
+  const std::string field = json.value("field", std::string());
+  if (!field.empty()) reason = field + ": " + reason;
+  if (http_status == 404) return Status::NotFound(reason);
+  if (http_status == 409) return Status::Conflict(reason);
+  return Status::InvalidArgument("atlasd answered " + std::to_string(http_status) + ": " + reason);
 }
 
 }  // namespace atlas::cli

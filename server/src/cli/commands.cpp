@@ -12,11 +12,6 @@ namespace {
 
 using model::Json;
 
-int Fail(const Status& status) {
-  std::fprintf(stderr, "atlas: %s\n", status.message().c_str());
-  return status.code() == StatusCode::kNotFound ? 2 : 1;
-}
-
 std::string FormatTime(const Json& ts) {
   if (!ts.is_number()) return "-";
   const auto seconds = static_cast<std::time_t>(ts.get<double>());
@@ -80,7 +75,7 @@ int RunsCommand(const RunsOptions& options) {
   if (options.status) path += "&status=" + UrlEncode(*options.status);
   if (options.name) path += "&name=" + UrlEncode(*options.name);
   auto page = ApiClient(options.server_url).Get(path);
-  if (!page.ok()) return Fail(page.status());
+  if (!page.ok()) return ReportFailure(page.status());
   if (options.json) {
     fmt::print("{}\n", page->dump(2));
     return 0;
@@ -108,11 +103,11 @@ int ShowCommand(const ShowOptions& options) {
   ApiClient client(options.server_url);
   const std::string run_path = "/api/v1/runs/" + UrlEncode(options.run_id);
   auto run = client.Get(run_path);
-  if (!run.ok()) return Fail(run.status());
+  if (!run.ok()) return ReportFailure(run.status());
   auto epochs = client.Get(run_path + "/epochs");
-  if (!epochs.ok()) return Fail(epochs.status());
+  if (!epochs.ok()) return ReportFailure(epochs.status());
   auto series = client.Get(run_path + "/series");
-  if (!series.ok()) return Fail(series.status());
+  if (!series.ok()) return ReportFailure(series.status());
 
   if (options.json) {
     Json out = *run;

@@ -1,6 +1,5 @@
 #include "cli/control_commands.hpp"
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -16,71 +15,13 @@ namespace {
 
 using model::Json;
 
-std::size_t AppendBody(char* data, std::size_t size, std::size_t count, void* out) {
-  static_cast<std::string*>(out)->append(data, size * count);
-  return size * count;
-}
-
-struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-struct ListDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-
-// POSTs `body` as JSON; the parsed answer, or a Status carrying the server's reason (kNotFound
-// for 404, kConflict for 409).
-Result<Json> PostJson(const std::string& base_url, const std::string& path, const Json& body) {
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-  if (!curl) return Status::Internal("curl_easy_init failed");
-  std::unique_ptr<curl_slist, ListDeleter> headers(
-      curl_slist_append(nullptr, "Content-Type: application/json"));
-  const std::string url = base_url + path;
-  const std::string payload = body.dump();
-  std::string answer;
-  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, payload.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE,
-                   static_cast<curl_off_t>(payload.size()));
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &AppendBody);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, 30000L);
-  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-  const CURLcode code = curl_easy_perform(curl.get());
-  if (code != CURLE_OK) {
-    return Status::Unavailable("cannot reach atlasd at " + base_url + ": " +
-                               curl_easy_strerror(code) +
-                               " (start it with `atlas serve`, or set ATLAS_URL)");
-  }
-  long http_status = 0;  // NOLINT(google-runtime-int): libcurl's type
-  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &http_status);
-  Json json = Json::parse(answer, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) {
-    return Status::Internal("atlasd answered " + std::to_string(http_status) +
-                            " with a body that is not JSON");
-  }
-  if (http_status >= 200 && http_status < 300) return json;
-  std::string reason = json.value("reason", std::string("no reason given"));
-  const std::string field = json.value("field", std::string());
-  if (!field.empty()) reason = field + ": " + reason;
-  if (http_status == 404) return Status::NotFound(reason);
-  if (http_status == 409) return Status::Conflict(reason);
-  return Status::InvalidArgument("atlasd answered " + std::to_string(http_status) + ": " + reason);
-}
-
-int Fail(const Status& status) {
-  std::fprintf(stderr, "atlas: %s\n", status.message().c_str());
-  return status.code() == StatusCode::kNotFound ? 2 : 1;
-}
-
 std::string DefaultActor() {
   const char* user = std::getenv("USER");
   return user != nullptr && *user != '\0' ? std::string(user) : std::string("cli");
 }
 
-std::string FormatTime(const Json& ts) {
+// The time of day (UTC) of a timestamp in seconds; "-" when there is none.
+std::string FormatClock(const Json& ts) {
   if (!ts.is_number()) return "-";
   const auto seconds = static_cast<std::time_t>(ts.get<double>());
   std::tm tm{};
@@ -108,9 +49,9 @@ std::string DescribeParams(const Json& params) {
 int Submit(const ControlOptions& options, Json body) {
   body["reason"] = options.reason;
   body["actor"] = options.actor.empty() ? DefaultActor() : options.actor;
-  auto reply =
-      PostJson(options.server_url, "/api/v1/runs/" + UrlEncode(options.run_id) + "/actions", body);
-  if (!reply.ok()) return Fail(reply.status());
+  auto reply = ApiClient(options.server_url)
+                   .Post("/api/v1/runs/" + UrlEncode(options.run_id) + "/actions", body);
+  if (!reply.ok()) return ReportFailure(reply.status());
   if (options.json) {
     fmt::print("{}\n", reply->dump(2));
     return 0;
@@ -144,7 +85,7 @@ Result<Json> AdjustParams(const ControlOptions& options) {
 int PrintActions(const ControlOptions& options) {
   auto view =
       ApiClient(options.server_url).Get("/api/v1/runs/" + UrlEncode(options.run_id) + "/actions");
-  if (!view.ok()) return Fail(view.status());
+  if (!view.ok()) return ReportFailure(view.status());
   if (options.json) {
     fmt::print("{}\n", view->dump(2));
     return 0;
@@ -166,7 +107,7 @@ int PrintActions(const ControlOptions& options) {
     fmt::print("{:>4} {:<8} {:<6} {:<28} {:<14} {:>8} {:>8} {:<9} {}\n", a["id"].dump(),
                a["action"].get<std::string>(), a["mode"].get<std::string>(),
                DescribeParams(a["params"]).substr(0, 28), a["actor"].get<std::string>(),
-               FormatTime(a["created_at"]), FormatTime(a["applied_at"]),
+               FormatClock(a["created_at"]), FormatClock(a["applied_at"]),
                a["outcome"].is_string() ? a["outcome"].get<std::string>() : "pending",
                note.substr(0, 120));
   }
@@ -221,7 +162,7 @@ int ControlCommands::Run() const {
   if (*resume_) return Submit(options_, {{"action", "resume"}});
   if (*adjust_) {
     auto params = AdjustParams(options_);
-    if (!params.ok()) return Fail(params.status());
+    if (!params.ok()) return ReportFailure(params.status());
     return Submit(options_, {{"action", "adjust"}, {"params", *params}});
   }
   if (*actions_) return PrintActions(options_);

@@ -4,6 +4,8 @@
 #include <array>
 #include <cassert>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
 
 namespace atlas::diagnostics {
@@ -325,6 +327,15 @@ double Thresholds::Get(std::string_view key) const {
   assert(it != values_.end() && "threshold key missing from kThresholdTable");
   if (it == values_.end()) return std::nan("");
   return it->second;
+}
+
+std::size_t Thresholds::Count(std::string_view key) const {
+  const double v = Get(key);
+  if (!std::isfinite(v) || v <= 0) return 0;
+  // An override may be any finite number. Capped where no run reaches, so a check can still add
+  // to the count without overflowing.
+  constexpr std::size_t kMax = std::numeric_limits<std::uint32_t>::max();
+  return v >= static_cast<double>(kMax) ? kMax : static_cast<std::size_t>(v);
 }
 
 nlohmann::json Thresholds::Overrides() const {

@@ -39,6 +39,9 @@ class Thresholds {
   // The value of `key`. A key missing from the table is a programming error: it aborts in debug
   // builds and returns NaN (so every comparison is false and the check stays silent) otherwise.
   double Get(std::string_view key) const;
+  // The value of a key that counts something (samples, epochs) as a whole number: 0 when it is
+  // not positive, at most 2^32 - 1.
+  std::size_t Count(std::string_view key) const;
 
   // {"key": value} of the entries that differ from the defaults.
   nlohmann::json Overrides() const;

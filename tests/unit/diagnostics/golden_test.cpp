@@ -142,6 +142,26 @@ TEST_P(GoldenCase, FindingsMatchExpectations) {
   }
 }
 
+// Overrides come from users: any finite number for any key. Every check, and the stopping rules,
+// must judge each case with it, even where the value makes no sense (a window of 0 or -1 samples,
+// a count past any run's length), without crashing atlasd or writing a malformed finding.
+TEST_P(GoldenCase, AnyFiniteOverrideOfAnyThresholdIsJudgedSafely) {
+  Result<Case> loaded = testing::LoadCase(GetParam());
+  ASSERT_TRUE(loaded.ok()) << GetParam() << ": " << loaded.status().message();
+  for (const ThresholdInfo& info : ThresholdTable()) {
+    for (const double value : {0.0, -1.0, 0.5, 1e300}) {
+      nlohmann::json overrides = loaded->thresholds;
+      overrides[std::string(info.key)] = value;
+      Result<Thresholds> thresholds = Thresholds::WithOverrides(overrides);
+      ASSERT_TRUE(thresholds.ok()) << thresholds.status().message();
+      SCOPED_TRACE(std::string(info.key) + " = " + std::to_string(value));
+      for (const Finding& f : Diagnose(loaded->telemetry, *thresholds).findings) {
+        ExpectWellFormed(f);
+      }
+    }
+  }
+}
+
 std::string CaseName(const ::testing::TestParamInfo<std::filesystem::path>& info) {
   std::string name = info.param.stem().string();
   for (char& ch : name) {

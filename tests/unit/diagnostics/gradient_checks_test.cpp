@@ -9,19 +9,14 @@
 namespace atlas::diagnostics {
 namespace {
 
-using testing::HealthyMlpSamples;
+using testing::HealthyMlpRun;
 using testing::LayerOf;
 using testing::MlpModules;
 using testing::RunCheck;
 using json = nlohmann::json;
 
-json HealthyRun(int samples = 6) {
-  return {{"architecture", MlpModules("Sigmoid")},
-          {"layer_samples", HealthyMlpSamples(samples)},
-          {"epochs", json::array({{{"epoch", 0}, {"joules", {{"cpu", 1000}}}},
-                                  {{"epoch", 1}, {"joules", {{"cpu", 1000}}}},
-                                  {{"epoch", 2}, {"joules", {{"cpu", 1000}}}}})}};
-}
+// The gradient checks judge a Sigmoid MLP, whose gradients can vanish.
+json HealthySigmoidRun(int samples = 6) { return HealthyMlpRun(samples, "Sigmoid"); }
 
 // Sets the gradient norms of the three Linear layers in samples [from, end).
 void SetGrads(json& run, double first, double middle, double last, std::size_t from = 0) {
@@ -35,7 +30,7 @@ void SetGrads(json& run, double first, double middle, double last, std::size_t f
 // ----- gradient.vanishing -----
 
 TEST(GradientVanishing, FiresOnTheAutoTrainerRatioAtTheFirstLayer) {
-  json run = HealthyRun();
+  json run = HealthySigmoidRun();
   SetGrads(run, 2e-5, 1e-3, 0.5);
   const auto findings = RunCheck("gradient.vanishing", run);
   ASSERT_EQ(findings.size(), 1u);
@@ -49,7 +44,7 @@ TEST(GradientVanishing, FiresOnTheAutoTrainerRatioAtTheFirstLayer) {
 }
 
 TEST(GradientVanishing, FiresOnTheSageMakerMeanAbsoluteGradient) {
-  json run = HealthyRun();
+  json run = HealthySigmoidRun();
   for (json& s : run["layer_samples"]) {
     for (json& l : s["layers"]) {
       if (l.contains("grad_abs_mean")) l["grad_abs_mean"] = 1e-9;
@@ -59,17 +54,17 @@ TEST(GradientVanishing, FiresOnTheSageMakerMeanAbsoluteGradient) {
 }
 
 TEST(GradientVanishing, NeedsAMajorityOfTheWindow) {
-  json run = HealthyRun();
+  json run = HealthySigmoidRun();
   SetGrads(run, 2e-5, 1e-3, 0.5, 4);  // two of six samples
   EXPECT_TRUE(RunCheck("gradient.vanishing", run).empty());
 }
 
 TEST(GradientVanishing, SilentWhenTheFirstLayerIsNotTinyHealthyOrAbsent) {
-  json run = HealthyRun();
+  json run = HealthySigmoidRun();
   SetGrads(run, 4e-4, 1e-2, 1.0);  // ratio 4e-4 but first 4e-4 > 1e-4
   EXPECT_TRUE(RunCheck("gradient.vanishing", run).empty());
-  EXPECT_TRUE(RunCheck("gradient.vanishing", HealthyRun()).empty());
-  run = HealthyRun();
+  EXPECT_TRUE(RunCheck("gradient.vanishing", HealthySigmoidRun()).empty());
+  run = HealthySigmoidRun();
   for (json& s : run["layer_samples"]) {
     for (json& l : s["layers"]) {
       l.erase("grad_norm");
@@ -82,7 +77,7 @@ TEST(GradientVanishing, SilentWhenTheFirstLayerIsNotTinyHealthyOrAbsent) {
 // ----- gradient.exploding -----
 
 TEST(GradientExploding, FiresOnTheFirstOverLastRatio) {
-  json run = HealthyRun();
+  json run = HealthySigmoidRun();
   SetGrads(run, 80, 5, 0.5);
   const auto findings = RunCheck("gradient.exploding", run);
   ASSERT_EQ(findings.size(), 1u);
@@ -92,13 +87,13 @@ TEST(GradientExploding, FiresOnTheFirstOverLastRatio) {
 }
 
 TEST(GradientExploding, FiresOnAHugeNormAndOnGrowth) {
-  json run = HealthyRun();
+  json run = HealthySigmoidRun();
   SetGrads(run, 0.5, 2000, 0.5, 5);
   auto findings = RunCheck("gradient.exploding", run);
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].evidence["layer"], "2");
   EXPECT_EQ(findings[0].evidence["rule"], "total norm");
-  run = HealthyRun();
+  run = HealthySigmoidRun();
   SetGrads(run, 40, 60, 50, 5);  // ~100x the first sample's total norm of ~0.77
   findings = RunCheck("gradient.exploding", run);
   ASSERT_EQ(findings.size(), 1u);
@@ -106,8 +101,8 @@ TEST(GradientExploding, FiresOnAHugeNormAndOnGrowth) {
 }
 
 TEST(GradientExploding, SilentOnHealthyGradientsAndWithoutThem) {
-  EXPECT_TRUE(RunCheck("gradient.exploding", HealthyRun()).empty());
-  json run = HealthyRun();
+  EXPECT_TRUE(RunCheck("gradient.exploding", HealthySigmoidRun()).empty());
+  json run = HealthySigmoidRun();
   SetGrads(run, 20, 5, 0.5);  // ratio 40 < 70
   EXPECT_TRUE(RunCheck("gradient.exploding", run).empty());
   EXPECT_TRUE(RunCheck("gradient.exploding", json{{"architecture", MlpModules()}}).empty());
@@ -116,7 +111,7 @@ TEST(GradientExploding, SilentOnHealthyGradientsAndWithoutThem) {
 // ----- gradient.nonfinite -----
 
 TEST(GradientNonfinite, FiresAtTheEarliestSampleNearestTheLoss) {
-  json run = HealthyRun();
+  json run = HealthySigmoidRun();
   for (std::size_t k = 2; k < run["layer_samples"].size(); ++k) {
     LayerOf(run["layer_samples"][k], "2")["nonfinite_grads"] = 5;
     LayerOf(run["layer_samples"][k], "4")["grad_norm"] = "Infinity";
@@ -131,14 +126,14 @@ TEST(GradientNonfinite, FiresAtTheEarliestSampleNearestTheLoss) {
 }
 
 TEST(GradientNonfinite, SilentWhenFiniteOrAbsent) {
-  EXPECT_TRUE(RunCheck("gradient.nonfinite", HealthyRun()).empty());
+  EXPECT_TRUE(RunCheck("gradient.nonfinite", HealthySigmoidRun()).empty());
   EXPECT_TRUE(RunCheck("gradient.nonfinite", json::object()).empty());
 }
 
 // ----- gradient.noise_scale -----
 
 json WithNoiseScale(double gns, double batch) {
-  json run = HealthyRun();
+  json run = HealthySigmoidRun();
   run["batch_size"] = batch;
   for (json& s : run["layer_samples"]) {
     s["layers"].push_back({{"layer", ""}, {"extra", {{"gradient_noise_scale", gns}}}});
@@ -158,7 +153,7 @@ TEST(GradientNoiseScale, FiresWhenTheBatchIsFarAboveTheCriticalBatchSize) {
 
 TEST(GradientNoiseScale, SilentNearTheCriticalBatchOrWithoutAMeasurement) {
   EXPECT_TRUE(RunCheck("gradient.noise_scale", WithNoiseScale(500, 2048)).empty());
-  json run = HealthyRun();
+  json run = HealthySigmoidRun();
   run["batch_size"] = 2048;
   EXPECT_TRUE(RunCheck("gradient.noise_scale", run).empty());
   run = WithNoiseScale(50, 2048);

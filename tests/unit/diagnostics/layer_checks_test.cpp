@@ -9,24 +9,16 @@
 namespace atlas::diagnostics {
 namespace {
 
-using testing::HealthyMlpSamples;
+using testing::HealthyMlpRun;
 using testing::LayerOf;
 using testing::MlpModules;
 using testing::RunCheck;
 using json = nlohmann::json;
 
-json HealthyRun(int samples = 6) {
-  return {{"architecture", MlpModules()},
-          {"layer_samples", HealthyMlpSamples(samples)},
-          {"epochs", json::array({{{"epoch", 0}, {"joules", {{"cpu", 1000}}}},
-                                  {{"epoch", 1}, {"joules", {{"cpu", 1000}}}},
-                                  {{"epoch", 2}, {"joules", {{"cpu", 1000}}}}})}};
-}
-
 // ----- layer.dead -----
 
 json DeadRun(double dead_share) {
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   for (json& s : run["layer_samples"]) {
     json& relu = LayerOf(s, "3");
     std::vector<double> active = relu["extra"]["unit_active_frac"];
@@ -59,7 +51,7 @@ TEST(LayerDead, AlmostAllDeadIsCritical) {
 }
 
 TEST(LayerDead, SilentOnAHealthyMlpAndBelowTheLayerFraction) {
-  EXPECT_TRUE(RunCheck("layer.dead", HealthyRun()).empty());
+  EXPECT_TRUE(RunCheck("layer.dead", HealthyMlpRun()).empty());
   EXPECT_TRUE(RunCheck("layer.dead", DeadRun(0.4)).empty());
 }
 
@@ -81,7 +73,7 @@ TEST(LayerDead, SilentWithoutSamplesOrWithTooFew) {
 
 TEST(LayerDead, IgnoresLinearOutputsThatAreNeverPositive) {
   // Signed outputs (a Linear) with many never-positive units are not dead ReLUs.
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   for (json& s : run["layer_samples"]) LayerOf(s, "2")["dead_fraction"] = 0.9;
   EXPECT_TRUE(RunCheck("layer.dead", run).empty());
 }
@@ -89,7 +81,7 @@ TEST(LayerDead, IgnoresLinearOutputsThatAreNeverPositive) {
 // ----- layer.dormant_units -----
 
 TEST(LayerDormant, FiresOnUnitsThatFireButBarelyContribute) {
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   for (json& s : run["layer_samples"]) LayerOf(s, "1")["extra"]["dormant_fraction"] = 0.6;
   const auto findings = RunCheck("layer.dormant_units", run);
   ASSERT_EQ(findings.size(), 1u);
@@ -100,7 +92,7 @@ TEST(LayerDormant, FiresOnUnitsThatFireButBarelyContribute) {
 }
 
 TEST(LayerDormant, ComputesTheFractionFromUnitScoresWhenNotSent) {
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   for (json& s : run["layer_samples"]) {
     json& relu = LayerOf(s, "1");
     relu["extra"].erase("dormant_fraction");
@@ -114,8 +106,8 @@ TEST(LayerDormant, ComputesTheFractionFromUnitScoresWhenNotSent) {
 }
 
 TEST(LayerDormant, SilentOnAHealthyMlpAndWithoutTheField) {
-  EXPECT_TRUE(RunCheck("layer.dormant_units", HealthyRun()).empty());
-  json run = HealthyRun();
+  EXPECT_TRUE(RunCheck("layer.dormant_units", HealthyMlpRun()).empty());
+  json run = HealthyMlpRun();
   for (json& s : run["layer_samples"]) {
     for (json& l : s["layers"]) l.erase("extra");
   }
@@ -125,7 +117,7 @@ TEST(LayerDormant, SilentOnAHealthyMlpAndWithoutTheField) {
 // ----- layer.saturated -----
 
 json SaturatedRun(double fraction) {
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   run["architecture"] = MlpModules("Tanh");
   for (json& s : run["layer_samples"]) {
     for (const char* name : {"1", "3"}) {
@@ -148,11 +140,11 @@ TEST(LayerSaturated, FiresOnATanhStuckAtItsLimits) {
 
 TEST(LayerSaturated, SilentBelowTheThresholdAndWithoutTheStatistic) {
   EXPECT_TRUE(RunCheck("layer.saturated", SaturatedRun(0.3)).empty());
-  EXPECT_TRUE(RunCheck("layer.saturated", HealthyRun()).empty());
+  EXPECT_TRUE(RunCheck("layer.saturated", HealthyMlpRun()).empty());
 }
 
 TEST(LayerSaturated, SilentOnTheOutputSigmoidOfABinaryClassifier) {
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   run["architecture"].push_back(testing::Module("5", "Sigmoid", "", 0, {32, 10}, {32, 10}, 10));
   run["architecture"][0]["output_shape"] = {32, 10};
   for (json& s : run["layer_samples"]) {
@@ -164,7 +156,7 @@ TEST(LayerSaturated, SilentOnTheOutputSigmoidOfABinaryClassifier) {
 // ----- layer.not_updating -----
 
 TEST(LayerNotUpdating, FiresOnALayerWithGradientsAndZeroUpdates) {
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   for (json& s : run["layer_samples"]) LayerOf(s, "2")["update_ratio"] = 0.0;
   const auto findings = RunCheck("layer.not_updating", run);
   ASSERT_EQ(findings.size(), 1u);
@@ -176,7 +168,7 @@ TEST(LayerNotUpdating, FiresOnALayerWithGradientsAndZeroUpdates) {
 
 TEST(LayerNotUpdating, SilentWhenNoLayerMovedOrTheLayerIsFrozen) {
   // Gradient accumulation: the sampled step had no optimizer step at all.
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   for (json& s : run["layer_samples"]) {
     for (json& l : s["layers"]) {
       if (l.contains("update_ratio")) l["update_ratio"] = 0.0;
@@ -184,19 +176,19 @@ TEST(LayerNotUpdating, SilentWhenNoLayerMovedOrTheLayerIsFrozen) {
   }
   EXPECT_TRUE(RunCheck("layer.not_updating", run).empty());
   // Frozen: no gradient, no update.
-  run = HealthyRun();
+  run = HealthyMlpRun();
   for (json& s : run["layer_samples"]) {
     LayerOf(s, "2").erase("grad_norm");
     LayerOf(s, "2")["update_ratio"] = 0.0;
   }
   EXPECT_TRUE(RunCheck("layer.not_updating", run).empty());
-  EXPECT_TRUE(RunCheck("layer.not_updating", HealthyRun()).empty());
+  EXPECT_TRUE(RunCheck("layer.not_updating", HealthyMlpRun()).empty());
 }
 
 TEST(LayerNotUpdating, SilentWhenTheGradientIsTooSmallToMoveTheWeights) {
   // A vanished gradient (deep sigmoid stack): the weights stand still because lr x 1e-11 rounds
   // away in float32, which is gradient.vanishing's finding, not a missing optimizer group.
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   for (json& s : run["layer_samples"]) {
     LayerOf(s, "2")["update_ratio"] = 0.0;
     LayerOf(s, "2")["grad_norm"] = 1e-11;
@@ -209,7 +201,7 @@ TEST(LayerNotUpdating, SilentWhenTheGradientIsTooSmallToMoveTheWeights) {
 }
 
 TEST(LayerNotUpdating, SilentWithoutUpdateRatios) {
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   for (json& s : run["layer_samples"]) {
     for (json& l : s["layers"]) l.erase("update_ratio");
   }
@@ -219,7 +211,7 @@ TEST(LayerNotUpdating, SilentWithoutUpdateRatios) {
 // ----- layer.update_ratio -----
 
 TEST(LayerUpdateRatio, FiresOnUpdatesTooLargeOrTooSmall) {
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   for (json& s : run["layer_samples"]) {
     LayerOf(s, "0")["update_ratio"] = 0.5;
     LayerOf(s, "4")["update_ratio"] = 2e-7;
@@ -235,13 +227,13 @@ TEST(LayerUpdateRatio, FiresOnUpdatesTooLargeOrTooSmall) {
 }
 
 TEST(LayerUpdateRatio, JudgesTheMedianSoOneSpikeDoesNotFire) {
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   LayerOf(run["layer_samples"][3], "0")["update_ratio"] = 0.9;
   EXPECT_TRUE(RunCheck("layer.update_ratio", run).empty());
 }
 
 TEST(LayerUpdateRatio, SilentWithoutRatios) {
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   for (json& s : run["layer_samples"]) {
     for (json& l : s["layers"]) l.erase("update_ratio");
   }
@@ -251,7 +243,7 @@ TEST(LayerUpdateRatio, SilentWithoutRatios) {
 // ----- layer.near_zero_weights -----
 
 TEST(LayerNearZeroWeights, FiresOnSparseAndOnCollapsedWeights) {
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   LayerOf(run["layer_samples"].back(), "2")["weight_sparsity"] = 0.95;
   LayerOf(run["layer_samples"].back(), "0")["weight_abs_mean"] = 1e-5;
   const auto findings = RunCheck("layer.near_zero_weights", run);
@@ -264,8 +256,8 @@ TEST(LayerNearZeroWeights, FiresOnSparseAndOnCollapsedWeights) {
 }
 
 TEST(LayerNearZeroWeights, SilentOnHealthyWeightsAndWithoutWeightStatistics) {
-  EXPECT_TRUE(RunCheck("layer.near_zero_weights", HealthyRun()).empty());
-  json run = HealthyRun();
+  EXPECT_TRUE(RunCheck("layer.near_zero_weights", HealthyMlpRun()).empty());
+  json run = HealthyMlpRun();
   for (json& s : run["layer_samples"]) {
     for (json& l : s["layers"]) {
       l.erase("weight_sparsity");
@@ -278,7 +270,7 @@ TEST(LayerNearZeroWeights, SilentOnHealthyWeightsAndWithoutWeightStatistics) {
 // ----- layer.nonfinite -----
 
 TEST(LayerNonfinite, NamesTheFirstLayerOfTheEarliestSample) {
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   for (std::size_t k = 3; k < run["layer_samples"].size(); ++k) {
     LayerOf(run["layer_samples"][k], "2")["nonfinite_activations"] = 12;
     LayerOf(run["layer_samples"][k], "4")["nonfinite_activations"] = 40;
@@ -294,14 +286,14 @@ TEST(LayerNonfinite, NamesTheFirstLayerOfTheEarliestSample) {
 }
 
 TEST(LayerNonfinite, SilentWhenEverythingIsFinite) {
-  EXPECT_TRUE(RunCheck("layer.nonfinite", HealthyRun()).empty());
+  EXPECT_TRUE(RunCheck("layer.nonfinite", HealthyMlpRun()).empty());
   EXPECT_TRUE(RunCheck("layer.nonfinite", json::object()).empty());
 }
 
 // ----- layer.poor_init -----
 
 TEST(LayerPoorInit, FiresOnActivationsExplodingThroughDepth) {
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   run["architecture"] = MlpModules();
   // A deeper MLP so three hidden Linear layers are judged (the output layer is left out).
   run["architecture"][5] = testing::Module("4", "Linear", "", 16512, {32, 128}, {32, 128}, 32768);
@@ -319,7 +311,7 @@ TEST(LayerPoorInit, FiresOnActivationsExplodingThroughDepth) {
 }
 
 TEST(LayerPoorInit, FiresOnAWeightScaleFarFromFanInInit) {
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   // N(0, 1.25^2) weights: mean |w| = 1.0, scale 1.0 * sqrt(129) against the default's 0.5.
   LayerOf(run["layer_samples"][0], "2")["weight_abs_mean"] = 1.0;
   const auto findings = RunCheck("layer.poor_init", run);
@@ -329,13 +321,13 @@ TEST(LayerPoorInit, FiresOnAWeightScaleFarFromFanInInit) {
 }
 
 TEST(LayerPoorInit, SilentOnDefaultInitLaterSamplesAndWithoutAModuleTree) {
-  EXPECT_TRUE(RunCheck("layer.poor_init", HealthyRun()).empty());
+  EXPECT_TRUE(RunCheck("layer.poor_init", HealthyMlpRun()).empty());
   // The same scale in a sample taken long after step 0 is not the initialisation.
-  json run = HealthyRun();
+  json run = HealthyMlpRun();
   run["layer_samples"].erase(0);
   LayerOf(run["layer_samples"][0], "2")["weight_abs_mean"] = 1.0;
   EXPECT_TRUE(RunCheck("layer.poor_init", run).empty());
-  run = HealthyRun();
+  run = HealthyMlpRun();
   run.erase("architecture");
   LayerOf(run["layer_samples"][0], "2")["weight_abs_mean"] = 1.0;
   EXPECT_TRUE(RunCheck("layer.poor_init", run).empty());

@@ -129,6 +129,16 @@ inline json HealthyMlpSamples(int count) {
   return samples;
 }
 
+// A healthy MLP run (MlpModules with activation `act`): `samples` layer samples and three
+// epochs of 1 kJ each.
+inline json HealthyMlpRun(int samples = 6, std::string_view act = "ReLU") {
+  return {{"architecture", MlpModules(act)},
+          {"layer_samples", HealthyMlpSamples(samples)},
+          {"epochs", json::array({{{"epoch", 0}, {"joules", {{"cpu", 1000}}}},
+                                  {{"epoch", 1}, {"joules", {{"cpu", 1000}}}},
+                                  {{"epoch", 2}, {"joules", {{"cpu", 1000}}}}})}};
+}
+
 // The entry named `layer` of a sample (it must exist).
 inline json& LayerOf(json& sample, std::string_view layer) {
   for (json& l : sample["layers"]) {

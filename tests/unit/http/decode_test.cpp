@@ -8,44 +8,15 @@
 #include <stdexcept>
 #include <string>
 
+#include "bodies.hpp"
 #include "nlohmann/json.hpp"
 
 namespace atlas::http {
 namespace {
 
-// Compresses with zlib: `window_bits` 16 + MAX_WBITS makes gzip, MAX_WBITS makes zlib (deflate).
-std::string ZlibCompress(const std::string& input, int window_bits) {
-  z_stream stream{};
-  if (deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    throw std::runtime_error("deflateInit2 failed");
-  }
-  std::string out(deflateBound(&stream, static_cast<uLong>(input.size())), '\0');
-  stream.next_in = reinterpret_cast<const Bytef*>(input.data());
-  stream.avail_in = static_cast<uInt>(input.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate did not finish");
-  return out;
-}
-
-std::string Gzip(const std::string& input) { return ZlibCompress(input, 16 + MAX_WBITS); }
-
-// A zstd frame without a content size, as a streaming compressor writes it.
-std::string Zstd(const std::string& input) {
-  ZSTD_CCtx* cctx = ZSTD_createCCtx();
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
-  std::string out(ZSTD_compressBound(input.size()), '\0');
-  ZSTD_inBuffer in{input.data(), input.size(), 0};
-  ZSTD_outBuffer ob{out.data(), out.size(), 0};
-  const std::size_t rc = ZSTD_compressStream2(cctx, &ob, &in, ZSTD_e_end);
-  ZSTD_freeCCtx(cctx);
-  if (rc != 0) throw std::runtime_error("zstd did not finish in one call");
-  out.resize(ob.pos);
-  return out;
-}
+using testing::Gzip;
+using testing::ZlibCompress;
+using testing::ZstdStreamed;
 
 // Compressible but not trivial text.
 std::string Sample(std::size_t size) {
@@ -95,7 +66,7 @@ TEST(DecodeBody, DeflateRoundTrip) {
 
 TEST(DecodeBody, ZstdRoundTripWithoutContentSize) {
   const std::string original = Sample(300000);
-  const std::string compressed = Zstd(original);
+  const std::string compressed = ZstdStreamed(original);
   ASSERT_EQ(ZSTD_getFrameContentSize(compressed.data(), compressed.size()),
             ZSTD_CONTENTSIZE_UNKNOWN);
   const DecodedBody decoded = DecodeBody("zstd", compressed, kLimit);
@@ -104,7 +75,7 @@ TEST(DecodeBody, ZstdRoundTripWithoutContentSize) {
 }
 
 TEST(DecodeBody, StackedEncodingsAreUndoneLastToFirst) {
-  const DecodedBody decoded = DecodeBody("gzip, zstd", Zstd(Gzip("layered")), kLimit);
+  const DecodedBody decoded = DecodeBody("gzip, zstd", ZstdStreamed(Gzip("layered")), kLimit);
   ASSERT_TRUE(decoded.ok()) << decoded.error->reason;
   EXPECT_EQ(decoded.body, "layered");
 }
@@ -118,7 +89,7 @@ TEST(DecodeBody, EmptyBodyDecodesToEmpty) {
 TEST(DecodeBody, TruncatedStreamsAreMalformed) {
   const std::string original = Sample(100000);
   const std::string gzip = Gzip(original);
-  const std::string zstd = Zstd(original);
+  const std::string zstd = ZstdStreamed(original);
   for (const std::size_t keep :
        {std::size_t{1}, std::size_t{10}, gzip.size() / 2, gzip.size() - 1}) {
     const DecodedBody decoded = DecodeBody("gzip", gzip.substr(0, keep), kLimit);
@@ -160,7 +131,7 @@ TEST(DecodeBody, GzipBombStopsAtTheLimit) {
 }
 
 TEST(DecodeBody, ZstdBombStopsAtTheLimit) {
-  const std::string bomb = Zstd(std::string(64u << 20, 'a'));
+  const std::string bomb = ZstdStreamed(std::string(64u << 20, 'a'));
   ASSERT_LT(bomb.size(), kLimit / 2);
   const DecodedBody decoded = DecodeBody("zstd", bomb, kLimit);
   ASSERT_FALSE(decoded.ok());
@@ -172,10 +143,10 @@ TEST(DecodeBody, ExactlyTheLimitIsAllowed) {
   const DecodedBody gzip = DecodeBody("gzip", Gzip(original), kLimit);
   ASSERT_TRUE(gzip.ok());
   EXPECT_EQ(gzip.body.size(), kLimit);
-  const DecodedBody zstd = DecodeBody("zstd", Zstd(original), kLimit);
+  const DecodedBody zstd = DecodeBody("zstd", ZstdStreamed(original), kLimit);
   ASSERT_TRUE(zstd.ok()) << zstd.error->reason;
   EXPECT_EQ(zstd.body.size(), kLimit);
-  EXPECT_FALSE(DecodeBody("zstd", Zstd(original + "!"), kLimit).ok());
+  EXPECT_FALSE(DecodeBody("zstd", ZstdStreamed(original + "!"), kLimit).ok());
 }
 
 TEST(DecodeBody, UnknownEncodingIsUnsupported) {

@@ -2,11 +2,14 @@
 
 #include <stdexcept>
 
+#include "bodies.hpp"
 #include "http/http.hpp"
 #include "nlohmann/json.hpp"
 
 namespace atlas::http {
 namespace {
+
+using testing::Text;
 
 Request Make(std::string method, std::string target) {
   Request request;
@@ -14,13 +17,6 @@ Request Make(std::string method, std::string target) {
   request.target = std::move(target);
   request.path = request.target.substr(0, request.target.find('?'));
   return request;
-}
-
-Response Text(std::string body) {
-  Response response;
-  response.content_type = "text/plain";
-  response.body = std::move(body);
-  return response;
 }
 
 nlohmann::json BodyOf(const Response& response) { return nlohmann::json::parse(response.body); }

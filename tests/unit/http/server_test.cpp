@@ -1,9 +1,6 @@
 #include "http/server.hpp"
 
 #include <gtest/gtest.h>
-#define ZLIB_CONST
-#include <zlib.h>
-#include <zstd.h>
 
 #include <atomic>
 #include <csignal>
@@ -15,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "bodies.hpp"
 #include "nlohmann/json.hpp"
 #include "test_client.hpp"
 
@@ -25,16 +23,12 @@ namespace beast = boost::beast;
 namespace net = boost::asio;
 using testing::ClientResponse;
 using testing::Get;
+using testing::Gzip;
 using testing::kSafetyTimeout;
 using testing::Post;
 using testing::TestClient;
-
-Response Text(std::string body) {
-  Response response;
-  response.content_type = "text/plain";
-  response.body = std::move(body);
-  return response;
-}
+using testing::Text;
+using testing::Zstd;
 
 // Everything a handler saw, as JSON, so tests can check what the server filled in.
 Response Inspect(const Request& request) {
@@ -49,28 +43,6 @@ Response Inspect(const Request& request) {
 
 nlohmann::json JsonOf(const ClientResponse& response) {
   return nlohmann::json::parse(response.body(), nullptr, /*allow_exceptions=*/false);
-}
-
-std::string Gzip(const std::string& input) {
-  z_stream stream{};
-  deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&stream, static_cast<uLong>(input.size())), '\0');
-  stream.next_in = reinterpret_cast<const Bytef*>(input.data());
-  stream.avail_in = static_cast<uInt>(input.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  if (deflate(&stream, Z_FINISH) != Z_STREAM_END) throw std::runtime_error("deflate failed");
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
-
-std::string Zstd(const std::string& input) {
-  std::string out(ZSTD_compressBound(input.size()), '\0');
-  const std::size_t size = ZSTD_compress(out.data(), out.size(), input.data(), input.size(), 3);
-  if (ZSTD_isError(size)) throw std::runtime_error("zstd failed");
-  out.resize(size);
-  return out;
 }
 
 bool IsClosed(beast::error_code ec) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sqlite_backend.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store_suite.hpp"
 
@@ -101,16 +102,7 @@ TEST_P(DiagnosisStore, ScanStepsStreamsEveryStepInSeqOrderWithItsFields) {
   EXPECT_EQ(*seen[1].at(model::StepField::kLoss), 0.5);
 }
 
-StoreBackend Sqlite() {
-  return {"Sqlite", [](const std::filesystem::path& dir, std::function<double()> clock) {
-            SqliteOptions options;
-            options.path = (dir / "atlas.db").string();
-            options.clock = std::move(clock);
-            return OpenSqliteStore(options);
-          }};
-}
-
-INSTANTIATE_TEST_SUITE_P(Sqlite, DiagnosisStore, ::testing::Values(Sqlite()), BackendName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, DiagnosisStore, ::testing::Values(SqliteBackend()), BackendName);
 
 }  // namespace
 }  // namespace atlas::store::testing

@@ -18,24 +18,13 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "sqlite_backend.hpp"
 #include "store/downsample.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store_suite.hpp"
 
 namespace atlas::store::testing {
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
-StoreBackend Sqlite() {
-  return {"Sqlite", [](const std::filesystem::path& dir, std::function<double()> clock) {
-            SqliteOptions options;
-            options.path = (dir / "atlas.db").string();
-            options.clock = std::move(clock);
-            return OpenSqliteStore(options);
-          }};
-}
 
 // Runs SQL on the database file behind the store's back.
 std::string ExecRaw(const std::filesystem::path& path, const std::string& sql) {
@@ -318,7 +307,7 @@ TEST_P(StepRollups, UnknownRunsAndBadBoundsAreRefused) {
   EXPECT_TRUE(empty->buckets.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, StepRollups, ::testing::Values(Sqlite()), BackendName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, StepRollups, ::testing::Values(SqliteBackend()), BackendName);
 
 std::string ReadFixture(const std::string& name) {
   std::ifstream in(std::filesystem::path(ATLAS_STORE_FIXTURES) / name);

@@ -13,23 +13,13 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "sqlite_backend.hpp"
 #include "store_suite.hpp"
 
 namespace atlas::store::testing {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
 std::filesystem::path DatabasePath(const std::filesystem::path& dir) { return dir / "atlas.db"; }
-
-StoreBackend SqliteBackend() {
-  return {"Sqlite", [](const std::filesystem::path& dir, std::function<double()> clock) {
-            SqliteOptions options;
-            options.path = DatabasePath(dir).string();
-            options.clock = std::move(clock);
-            return OpenSqliteStore(options);
-          }};
-}
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreSuite, ::testing::Values(SqliteBackend()), BackendName);
 

@@ -18,9 +18,6 @@ using model::Json;
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
 // The value of `result`; a failure of the test (and a default T) when it holds an error.
 template <typename T>
 T Unwrap(Result<T> result) {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -22,6 +23,10 @@
 #include "store/store.hpp"
 
 namespace atlas::store::testing {
+
+// Non-finite values, which every backend must store and give back as they were.
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+inline constexpr double kInf = std::numeric_limits<double>::infinity();
 
 struct StoreBackend {
   std::string name;

@@ -166,8 +166,9 @@ void CheckFcDominance(const RunTelemetry& run, const Thresholds& t, FindingSink&
 // ----- architecture.missing_downsampling -----
 
 void CheckMissingDownsampling(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
-  const auto min_convs = static_cast<std::size_t>(
-      std::max(1.0, t.Get("architecture.missing_downsampling.full_res_convs")));
+  // The finding names the third full-resolution convolution, so fewer than 3 judge as 3.
+  const std::size_t min_convs =
+      std::max<std::size_t>(3, t.Count("architecture.missing_downsampling.full_res_convs"));
   const std::vector<const ModuleNode*> convs = LeavesOf(run, Kind::kConv);
   if (convs.size() < min_convs) return;
   const std::vector<std::int64_t> input = Spatial(convs.front()->info.input_shape);
@@ -286,10 +287,9 @@ struct Redundancy {
 std::optional<Redundancy> RedundancyOf(const RunTelemetry& run, const Thresholds& t,
                                        const std::vector<const ModuleNode*>& leaves,
                                        std::size_t i) {
-  const auto window =
-      static_cast<std::size_t>(std::max(1.0, t.Get("architecture.redundant_layers.window")));
+  const auto window = std::max<std::size_t>(1, t.Count("architecture.redundant_layers.window"));
   const auto min_samples =
-      static_cast<std::size_t>(std::max(1.0, t.Get("architecture.redundant_layers.min_samples")));
+      std::max<std::size_t>(1, t.Count("architecture.redundant_layers.min_samples"));
   const ModuleNode* block = leaves[i];
   std::vector<double> distances;
   for (const model::LayerStat* s : StatsOf(run, block->info.name, window)) {
@@ -316,7 +316,7 @@ std::optional<Redundancy> RedundancyOf(const RunTelemetry& run, const Thresholds
   }
   const ModuleNode* output = BlockOutput(leaves, i);
   const auto min_units =
-      static_cast<std::size_t>(std::max(2.0, t.Get("architecture.redundant_layers.min_units")));
+      std::max<std::size_t>(2, t.Count("architecture.redundant_layers.min_units"));
   const std::vector<const model::LayerStat*> in_stats = StatsOf(run, input->info.name, window);
   const std::vector<const model::LayerStat*> out_stats = StatsOf(run, output->info.name, window);
   std::vector<double> correlations;

@@ -15,8 +15,8 @@ namespace {
 
 using model::StepField;
 
-Finding Make(std::string_view check, Severity severity, std::string title, Json evidence,
-             std::string why, std::string fix) {
+Finding ConvergenceFinding(std::string_view check, Severity severity, std::string title,
+                           Json evidence, std::string why, std::string fix) {
   return MakeFinding(check, Category::kConvergence, severity, std::move(title), std::move(evidence),
                      std::move(why), std::move(fix));
 }
@@ -56,26 +56,26 @@ void PastOptimalStop(const RunTelemetry& run, const Thresholds& t, FindingSink& 
   const Stopping st = AnalyseStopping(run, t);
   if (!st.online_stop_epoch || !st.best_epoch || !st.optimal_epoch) return;
   const std::int64_t last = run.epochs.back().record.epoch;
-  Finding f =
-      Make("convergence.past_optimal_stop", Severity::kWarning,
-           st.metric + " stopped improving at epoch " + std::to_string(*st.best_epoch) +
-               "; the optimal stop was epoch " + std::to_string(*st.optimal_epoch),
-           {{"metric", st.metric},
-            {"best_epoch", *st.best_epoch},
-            {"best_value", *st.best_value},
-            {"optimal_epoch", *st.optimal_epoch},
-            {"tolerance", st.tolerance},
-            {"online_stop_epoch", *st.online_stop_epoch},
-            {"online_rule", st.online_rule},
-            {"last_epoch", last},
-            {"pitch_rule_epoch", st.pitch_rule_epoch ? Json(*st.pitch_rule_epoch) : Json()}},
-           "Every epoch after the optimal stop costs the same energy as an improving one "
-           "and buys no better model.",
-           "Stop training at epoch " + std::to_string(*st.optimal_epoch) +
-               " (keep the checkpoint of epoch " + std::to_string(*st.best_epoch) +
-               "): add early stopping, e.g. `if epochs_since_best >= " +
-               Fmt(t.Get("convergence.past_optimal_stop.patience")) +
-               ": break`, or honour `observer.should_stop` in the loop.");
+  Finding f = ConvergenceFinding(
+      "convergence.past_optimal_stop", Severity::kWarning,
+      st.metric + " stopped improving at epoch " + std::to_string(*st.best_epoch) +
+          "; the optimal stop was epoch " + std::to_string(*st.optimal_epoch),
+      {{"metric", st.metric},
+       {"best_epoch", *st.best_epoch},
+       {"best_value", *st.best_value},
+       {"optimal_epoch", *st.optimal_epoch},
+       {"tolerance", st.tolerance},
+       {"online_stop_epoch", *st.online_stop_epoch},
+       {"online_rule", st.online_rule},
+       {"last_epoch", last},
+       {"pitch_rule_epoch", st.pitch_rule_epoch ? Json(*st.pitch_rule_epoch) : Json()}},
+      "Every epoch after the optimal stop costs the same energy as an improving one "
+      "and buys no better model.",
+      "Stop training at epoch " + std::to_string(*st.optimal_epoch) +
+          " (keep the checkpoint of epoch " + std::to_string(*st.best_epoch) +
+          "): add early stopping, e.g. `if epochs_since_best >= " +
+          Fmt(t.Get("convergence.past_optimal_stop.patience")) +
+          ": break`, or honour `observer.should_stop` in the loop.");
   for (const EpochView& e : run.epochs) {
     if (e.record.epoch > *st.optimal_epoch) f.epochs.push_back(e.record.epoch);
   }
@@ -87,7 +87,7 @@ void PastOptimalStop(const RunTelemetry& run, const Thresholds& t, FindingSink& 
 
 void Plateau(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
   const EpochSeries s = TrainLossSeries(run);
-  const auto window = static_cast<std::size_t>(t.Get("convergence.plateau.window"));
+  const auto window = t.Count("convergence.plateau.window");
   if (window < 1 || s.size() < window + 1) return;
   const std::size_t split = s.size() - window;
   const double start = s.values[0];
@@ -102,20 +102,21 @@ void Plateau(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
   if (improvement >= t.Get("convergence.plateau.min_rel_improvement")) return;
   // A rising loss is divergence, not a plateau.
   if (s.values.back() > before * (1 + t.Get("convergence.divergence.rise_fraction"))) return;
-  Finding f = Make("convergence.plateau", Severity::kInfo,
-                   s.name + " flat for the last " + std::to_string(window) + " epochs (" +
-                       Pct(improvement) + " better)",
-                   {{"metric", s.name},
-                    {"window_epochs", window},
-                    {"best_before_window", before},
-                    {"best_in_window", recent},
-                    {"relative_improvement", improvement},
-                    {"threshold", t.Get("convergence.plateau.min_rel_improvement")}},
-                   "Epochs on a training-loss plateau spend full energy while the optimizer makes "
-                   "no progress.",
-                   "Decay the learning rate when the loss stalls, e.g. "
-                   "`torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=2)`, or stop if "
-                   "validation is flat too.");
+  Finding f = ConvergenceFinding(
+      "convergence.plateau", Severity::kInfo,
+      s.name + " flat for the last " + std::to_string(window) + " epochs (" + Pct(improvement) +
+          " better)",
+      {{"metric", s.name},
+       {"window_epochs", window},
+       {"best_before_window", before},
+       {"best_in_window", recent},
+       {"relative_improvement", improvement},
+       {"threshold", t.Get("convergence.plateau.min_rel_improvement")}},
+      "Epochs on a training-loss plateau spend full energy while the optimizer makes "
+      "no progress.",
+      "Decay the learning rate when the loss stalls, e.g. "
+      "`torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=2)`, or stop if "
+      "validation is flat too.");
   f.epochs = EpochsFrom(s, split);
   sink.Add(std::move(f));
 }
@@ -124,9 +125,8 @@ void Plateau(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
 
 void NoProgress(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
   const EpochSeries s = TrainLossSeries(run);
-  if (s.empty() || static_cast<double>(s.size()) < t.Get("convergence.no_progress.min_epochs")) {
-    return;
-  }
+  // The best epoch after the first is judged against the start, so two epochs at least.
+  if (s.size() < std::max<std::size_t>(2, t.Count("convergence.no_progress.min_epochs"))) return;
   double start = s.values[0];
   // The first step's loss, when known, is the untrained model's: learning inside epoch 0 counts.
   const FieldStats& first_steps = run.epochs[s.index[0]].steps.field(StepField::kLoss);
@@ -137,18 +137,19 @@ void NoProgress(const RunTelemetry& run, const Thresholds& t, FindingSink& sink)
   const double best = *std::min_element(s.values.begin() + 1, s.values.end());
   const double improvement = (start - best) / std::fabs(start);
   if (improvement >= t.Get("convergence.no_progress.min_rel_improvement")) return;
-  Finding f = Make("convergence.no_progress", Severity::kCritical,
-                   s.name + " has not improved in " + std::to_string(s.size()) + " epochs",
-                   {{"metric", s.name},
-                    {"start", start},
-                    {"best", best},
-                    {"relative_improvement", improvement},
-                    {"threshold", t.Get("convergence.no_progress.min_rel_improvement")}},
-                   "The model is not learning: all the energy of the run so far bought nothing.",
-                   "Check that the optimizer was given the model's parameters "
-                   "(`optim.SGD(model.parameters(), ...)`), that `optimizer.step()` and "
-                   "`loss.backward()` run, that the learning rate is not ~0, and that labels "
-                   "match inputs.");
+  Finding f = ConvergenceFinding(
+      "convergence.no_progress", Severity::kCritical,
+      s.name + " has not improved in " + std::to_string(s.size()) + " epochs",
+      {{"metric", s.name},
+       {"start", start},
+       {"best", best},
+       {"relative_improvement", improvement},
+       {"threshold", t.Get("convergence.no_progress.min_rel_improvement")}},
+      "The model is not learning: all the energy of the run so far bought nothing.",
+      "Check that the optimizer was given the model's parameters "
+      "(`optim.SGD(model.parameters(), ...)`), that `optimizer.step()` and "
+      "`loss.backward()` run, that the learning rate is not ~0, and that labels "
+      "match inputs.");
   f.epochs = s.epochs;
   f.energy_at_stake = StakeAll(run, "all the energy of the run so far");
   sink.Add(std::move(f));
@@ -163,21 +164,22 @@ void Divergence(const RunTelemetry& run, const Thresholds& t, FindingSink& sink)
     if (auto v = e.Train("loss"); v && !std::isfinite(*v)) nonfinite.push_back(e.record.epoch);
   }
   if (!nonfinite.empty()) {
-    Finding f = Make("convergence.divergence", Severity::kCritical,
-                     "training loss is non-finite from epoch " + std::to_string(nonfinite[0]),
-                     {{"nonfinite_epochs", nonfinite}},
-                     "A NaN or infinite loss means the weights are destroyed; every further epoch "
-                     "is wasted energy.",
-                     "Lower the learning rate, clip gradients "
-                     "(`torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)`), and look for "
-                     "log/division of zero in the loss.");
+    Finding f = ConvergenceFinding(
+        "convergence.divergence", Severity::kCritical,
+        "training loss is non-finite from epoch " + std::to_string(nonfinite[0]),
+        {{"nonfinite_epochs", nonfinite}},
+        "A NaN or infinite loss means the weights are destroyed; every further epoch "
+        "is wasted energy.",
+        "Lower the learning rate, clip gradients "
+        "(`torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)`), and look for "
+        "log/division of zero in the loss.");
     f.epochs = nonfinite;
     f.energy_at_stake = StakeAfter(run, nonfinite[0] - 1);
     sink.Add(std::move(f));
     return;
   }
   const EpochSeries s = TrainLossSeries(run);
-  const auto rising = static_cast<std::size_t>(t.Get("convergence.divergence.rising_epochs"));
+  const auto rising = t.Count("convergence.divergence.rising_epochs");
   if (s.size() < rising + 2) return;
   const std::size_t best = ArgMin(s.values);
   const std::size_t last = s.size() - 1;
@@ -192,21 +194,21 @@ void Divergence(const RunTelemetry& run, const Thresholds& t, FindingSink& sink)
   const double progress = s.values[0] - s.values[best];
   if (progress > 0 && s.values[last] - s.values[best] < kMinUndone * progress) return;
   const bool worse_than_start = s.values[last] > s.values[0];
-  Finding f =
-      Make("convergence.divergence", worse_than_start ? Severity::kCritical : Severity::kWarning,
-           s.name + " rose from " + Fmt(s.values[best]) + " (epoch " +
-               std::to_string(s.epochs[best]) + ") to " + Fmt(s.values[last]),
-           {{"metric", s.name},
-            {"best_epoch", s.epochs[best]},
-            {"best", s.values[best]},
-            {"last", s.values[last]},
-            {"rise_fraction", (s.values[last] - s.values[best]) / std::fabs(s.values[best])},
-            {"threshold", rise},
-            {"worse_than_first_epoch", worse_than_start}},
-           "Training is moving away from its best: the epochs since then undo progress "
-           "and cost energy.",
-           "Lower the learning rate (e.g. by 10x) or add warm-up and gradient clipping "
-           "(`torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)`).");
+  Finding f = ConvergenceFinding(
+      "convergence.divergence", worse_than_start ? Severity::kCritical : Severity::kWarning,
+      s.name + " rose from " + Fmt(s.values[best]) + " (epoch " + std::to_string(s.epochs[best]) +
+          ") to " + Fmt(s.values[last]),
+      {{"metric", s.name},
+       {"best_epoch", s.epochs[best]},
+       {"best", s.values[best]},
+       {"last", s.values[last]},
+       {"rise_fraction", (s.values[last] - s.values[best]) / std::fabs(s.values[best])},
+       {"threshold", rise},
+       {"worse_than_first_epoch", worse_than_start}},
+      "Training is moving away from its best: the epochs since then undo progress "
+      "and cost energy.",
+      "Lower the learning rate (e.g. by 10x) or add warm-up and gradient clipping "
+      "(`torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)`).");
   f.epochs = EpochsFrom(s, best + 1);
   f.energy_at_stake = StakeAfter(run, s.epochs[best]);
   sink.Add(std::move(f));
@@ -220,14 +222,15 @@ void LossExplosion(const RunTelemetry& run, const Thresholds& t, FindingSink& si
   auto check_epoch = [&](const StepAggregate& steps, std::int64_t epoch) {
     const FieldStats& loss = steps.field(StepField::kLoss);
     if (loss.nonfinite > 0) {
-      Finding f = Make("convergence.loss_explosion", Severity::kCritical,
-                       std::to_string(loss.nonfinite) + " step losses were NaN or infinite",
-                       {{"nonfinite_steps", loss.nonfinite}, {"finite_steps", loss.count}},
-                       "A non-finite step loss poisons the weights through the update; training "
-                       "on after it wastes every following step.",
-                       "Clip gradients (`torch.nn.utils.clip_grad_norm_(model.parameters(), "
-                       "1.0)`), lower the learning rate, and guard the loss "
-                       "(`torch.nan_to_num` is a last resort; find the log(0) or 0/0).");
+      Finding f = ConvergenceFinding(
+          "convergence.loss_explosion", Severity::kCritical,
+          std::to_string(loss.nonfinite) + " step losses were NaN or infinite",
+          {{"nonfinite_steps", loss.nonfinite}, {"finite_steps", loss.count}},
+          "A non-finite step loss poisons the weights through the update; training "
+          "on after it wastes every following step.",
+          "Clip gradients (`torch.nn.utils.clip_grad_norm_(model.parameters(), "
+          "1.0)`), lower the learning rate, and guard the loss "
+          "(`torch.nan_to_num` is a last resort; find the log(0) or 0/0).");
       f.epochs = {epoch};
       sink.Add(std::move(f));
     }
@@ -239,19 +242,20 @@ void LossExplosion(const RunTelemetry& run, const Thresholds& t, FindingSink& si
                                  ? loss.first
                                  : *std::max_element(earlier_means.begin(), earlier_means.end());
       if (typical > 0 && loss.max > factor * typical) {
-        Finding f = Make("convergence.loss_explosion", Severity::kWarning,
-                         "a step loss of " + Fmt(loss.max) + " in epoch " + std::to_string(epoch) +
-                             " (" + Fmt(loss.max / typical) +
-                             (earlier_means.empty() ? "x the first step's loss)"
-                                                    : "x the highest epoch mean before it)"),
-                         {{"max_step_loss", loss.max},
-                          {"typical_loss", typical},
-                          {"ratio", loss.max / typical},
-                          {"threshold", factor}},
-                         "Loss spikes undo progress (epochs spent to recover it) and are often "
-                         "the first sign of divergence.",
-                         "Clip gradients (`torch.nn.utils.clip_grad_norm_(model.parameters(), "
-                         "1.0)`), add learning-rate warm-up, or lower the learning rate.");
+        Finding f = ConvergenceFinding(
+            "convergence.loss_explosion", Severity::kWarning,
+            "a step loss of " + Fmt(loss.max) + " in epoch " + std::to_string(epoch) + " (" +
+                Fmt(loss.max / typical) +
+                (earlier_means.empty() ? "x the first step's loss)"
+                                       : "x the highest epoch mean before it)"),
+            {{"max_step_loss", loss.max},
+             {"typical_loss", typical},
+             {"ratio", loss.max / typical},
+             {"threshold", factor}},
+            "Loss spikes undo progress (epochs spent to recover it) and are often "
+            "the first sign of divergence.",
+            "Clip gradients (`torch.nn.utils.clip_grad_norm_(model.parameters(), "
+            "1.0)`), add learning-rate warm-up, or lower the learning rate.");
         f.epochs = {epoch};
         sink.Add(std::move(f));
       }
@@ -291,24 +295,24 @@ void Overfitting(const RunTelemetry& run, const Thresholds& t, FindingSink& sink
   if (rise <= needed || *train_last >= *train_best || gap <= t.Get("convergence.overfitting.gap")) {
     return;
   }
-  Finding f =
-      Make("convergence.overfitting", Severity::kWarning,
-           "validation loss rose " + Pct(rise / std::fabs(val.values[best])) + " since epoch " +
-               std::to_string(val.epochs[best]) + " while training loss kept falling",
-           {{"best_val_epoch", val.epochs[best]},
-            {"best_val_loss", val.values[best]},
-            {"last_val_loss", val.values[last]},
-            {"train_loss_at_best", *train_best},
-            {"last_train_loss", *train_last},
-            {"generalisation_gap", gap},
-            {"gap_threshold", t.Get("convergence.overfitting.gap")},
-            {"val_rise_threshold", needed}},
-           "The model now memorises the training set: the energy of these epochs makes "
-           "its results worse.",
-           "Stop at epoch " + std::to_string(val.epochs[best]) +
-               " (early stopping), and regularise: more data or augmentation, weight "
-               "decay (`torch.optim.AdamW(model.parameters(), weight_decay=0.01)`), "
-               "dropout (`nn.Dropout(0.2)`).");
+  Finding f = ConvergenceFinding(
+      "convergence.overfitting", Severity::kWarning,
+      "validation loss rose " + Pct(rise / std::fabs(val.values[best])) + " since epoch " +
+          std::to_string(val.epochs[best]) + " while training loss kept falling",
+      {{"best_val_epoch", val.epochs[best]},
+       {"best_val_loss", val.values[best]},
+       {"last_val_loss", val.values[last]},
+       {"train_loss_at_best", *train_best},
+       {"last_train_loss", *train_last},
+       {"generalisation_gap", gap},
+       {"gap_threshold", t.Get("convergence.overfitting.gap")},
+       {"val_rise_threshold", needed}},
+      "The model now memorises the training set: the energy of these epochs makes "
+      "its results worse.",
+      "Stop at epoch " + std::to_string(val.epochs[best]) +
+          " (early stopping), and regularise: more data or augmentation, weight "
+          "decay (`torch.optim.AdamW(model.parameters(), weight_decay=0.01)`), "
+          "dropout (`nn.Dropout(0.2)`).");
   f.epochs = EpochsFrom(val, best + 1);
   f.energy_at_stake = StakeAfter(run, val.epochs[best]);
   sink.Add(std::move(f));
@@ -318,7 +322,7 @@ void Overfitting(const RunTelemetry& run, const Thresholds& t, FindingSink& sink
 
 void Oscillation(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
   const EpochSeries s = TrainLossSeries(run);
-  const auto min_epochs = static_cast<std::size_t>(t.Get("convergence.oscillation.min_epochs"));
+  const auto min_epochs = t.Count("convergence.oscillation.min_epochs");
   if (min_epochs < 3 || s.size() < min_epochs) return;
   // The most recent 2 x min_epochs epochs: an oscillation early in training may have settled.
   const std::size_t first = s.size() > 2 * min_epochs ? s.size() - 2 * min_epochs : 0;
@@ -349,19 +353,20 @@ void Oscillation(const RunTelemetry& run, const Thresholds& t, FindingSink& sink
       mean_abs < kMinSwing * level || (progress > 0 && mean_abs < kMinSwing * progress)) {
     return;
   }
-  Finding f = Make("convergence.oscillation", Severity::kWarning,
-                   s.name + " swings up and down between epochs (" + Pct(alternation) +
-                       " of changes flip direction)",
-                   {{"metric", s.name},
-                    {"alternation", alternation},
-                    {"alternation_threshold", t.Get("convergence.oscillation.alternation")},
-                    {"mean_abs_change", mean_abs},
-                    {"mean_net_change", net},
-                    {"back_and_forth_threshold", t.Get("convergence.oscillation.back_and_forth")}},
-                   "Oscillating loss means steps overshoot: epochs undo each other and energy is "
-                   "spent going back and forth.",
-                   "Lower the learning rate (e.g. by 3x) or use a decaying schedule "
-                   "(`torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)`).");
+  Finding f = ConvergenceFinding(
+      "convergence.oscillation", Severity::kWarning,
+      s.name + " swings up and down between epochs (" + Pct(alternation) +
+          " of changes flip direction)",
+      {{"metric", s.name},
+       {"alternation", alternation},
+       {"alternation_threshold", t.Get("convergence.oscillation.alternation")},
+       {"mean_abs_change", mean_abs},
+       {"mean_net_change", net},
+       {"back_and_forth_threshold", t.Get("convergence.oscillation.back_and_forth")}},
+      "Oscillating loss means steps overshoot: epochs undo each other and energy is "
+      "spent going back and forth.",
+      "Lower the learning rate (e.g. by 3x) or use a decaying schedule "
+      "(`torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)`).");
   f.epochs = EpochsFrom(s, first);
   sink.Add(std::move(f));
 }
@@ -392,16 +397,17 @@ void NoisyLoss(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) 
   if (cvs.empty()) return;
   const double cv = Median(cvs);
   if (cv <= t.Get("convergence.noisy_loss.cv")) return;
-  Finding f = Make("convergence.noisy_loss", Severity::kWarning,
-                   "step loss is very noisy (std " + Fmt(cv) + "x its mean)",
-                   {{"median_cv", cv},
-                    {"threshold", t.Get("convergence.noisy_loss.cv")},
-                    {"epochs_measured", cvs.size()}},
-                   "Gradient noise this large makes most steps cancel out: more steps and energy "
-                   "for the same progress.",
-                   "Increase the batch size or lower the learning rate; check for a few "
-                   "mislabelled or extreme samples; clip gradients "
-                   "(`torch.nn.utils.clip_grad_norm_`).");
+  Finding f = ConvergenceFinding(
+      "convergence.noisy_loss", Severity::kWarning,
+      "step loss is very noisy (std " + Fmt(cv) + "x its mean)",
+      {{"median_cv", cv},
+       {"threshold", t.Get("convergence.noisy_loss.cv")},
+       {"epochs_measured", cvs.size()}},
+      "Gradient noise this large makes most steps cancel out: more steps and energy "
+      "for the same progress.",
+      "Increase the batch size or lower the learning rate; check for a few "
+      "mislabelled or extreme samples; clip gradients "
+      "(`torch.nn.utils.clip_grad_norm_`).");
   f.epochs = epochs;
   sink.Add(std::move(f));
 }
@@ -427,15 +433,15 @@ void Leakage(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
       all = ratio < ratio_limit;
     }
     if (all) {
-      Finding f =
-          Make("convergence.leakage", Severity::kWarning,
-               "validation loss is below " + Pct(ratio_limit) + " of training loss in every epoch",
-               {{"max_val_train_ratio", worst}, {"threshold", ratio_limit}},
-               "A validation set this much easier than training usually overlaps it: the "
-               "reported results (and the stop they justify) would be wrong.",
-               "Check the split for duplicates between train and validation (dedupe by "
-               "hash before splitting, e.g. `sklearn.model_selection.train_test_split` on "
-               "unique samples) and that no label leaks into the features.");
+      Finding f = ConvergenceFinding(
+          "convergence.leakage", Severity::kWarning,
+          "validation loss is below " + Pct(ratio_limit) + " of training loss in every epoch",
+          {{"max_val_train_ratio", worst}, {"threshold", ratio_limit}},
+          "A validation set this much easier than training usually overlaps it: the "
+          "reported results (and the stop they justify) would be wrong.",
+          "Check the split for duplicates between train and validation (dedupe by "
+          "hash before splitting, e.g. `sklearn.model_selection.train_test_split` on "
+          "unique samples) and that no label leaks into the features.");
       f.epochs = val.epochs;
       sink.Add(std::move(f));
       return;
@@ -449,21 +455,22 @@ void Leakage(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
   if (*val_acc < t.Get("convergence.leakage.instant_accuracy")) return;
   const std::optional<double> train_acc = first.Train("accuracy");
   if (train_acc && *train_acc > *val_acc - t.Get("convergence.leakage.accuracy_margin")) return;
-  Finding f = Make("convergence.leakage", Severity::kWarning,
-                   "validation accuracy " + Pct(*val_acc) + " after the first epoch",
-                   {{"val_accuracy", *val_acc},
-                    {"train_accuracy", train_acc ? Json(*train_acc) : Json()},
-                    {"threshold", t.Get("convergence.leakage.instant_accuracy")},
-                    {"margin", t.Get("convergence.leakage.accuracy_margin")}},
-                   "Near-perfect validation accuracy after one epoch usually means the answer is "
-                   "in the input or the validation set overlaps training.",
-                   "Check the split for duplicates between train and validation and that no "
-                   "target column (or a proxy of it) is among the features.");
+  Finding f = ConvergenceFinding(
+      "convergence.leakage", Severity::kWarning,
+      "validation accuracy " + Pct(*val_acc) + " after the first epoch",
+      {{"val_accuracy", *val_acc},
+       {"train_accuracy", train_acc ? Json(*train_acc) : Json()},
+       {"threshold", t.Get("convergence.leakage.instant_accuracy")},
+       {"margin", t.Get("convergence.leakage.accuracy_margin")}},
+      "Near-perfect validation accuracy after one epoch usually means the answer is "
+      "in the input or the validation set overlaps training.",
+      "Check the split for duplicates between train and validation and that no "
+      "target column (or a proxy of it) is among the features.");
   f.epochs = {first.record.epoch};
   sink.Add(std::move(f));
 }
 
-constexpr CheckInfo kChecks[] = {
+constexpr CheckInfo kConvergenceChecks[] = {
     {"convergence.past_optimal_stop", Category::kConvergence, PastOptimalStop,
      "the metric stopped improving beyond its noise: training ran past the optimal stop"},
     {"convergence.plateau", Category::kConvergence, Plateau,
@@ -486,6 +493,6 @@ constexpr CheckInfo kChecks[] = {
 
 }  // namespace
 
-std::span<const CheckInfo> ConvergenceChecks() { return kChecks; }
+std::span<const CheckInfo> ConvergenceChecks() { return kConvergenceChecks; }
 
 }  // namespace atlas::diagnostics

@@ -15,8 +15,8 @@ namespace {
 
 using model::StepField;
 
-Finding Make(std::string_view check, Severity severity, std::string title, Json evidence,
-             std::string why, std::string fix) {
+Finding DeviceFinding(std::string_view check, Severity severity, std::string title, Json evidence,
+                      std::string why, std::string fix) {
   return MakeFinding(check, Category::kDevice, severity, std::move(title), std::move(evidence),
                      std::move(why), std::move(fix));
 }
@@ -44,16 +44,17 @@ void LowUtilization(const RunTelemetry& run, const Thresholds& t, FindingSink& s
   const auto util =
       RunMean(run, StepField::kGpuUtilPercent, t.Get("device.low_utilization.min_steps"));
   if (!util || *util >= limit) return;
-  Finding f = Make("device.low_utilization", Severity::kWarning,
-                   "the GPU was busy only " + Fmt(*util) + "% of the time",
-                   {{"mean_gpu_util_percent", *util},
-                    {"threshold_percent", limit},
-                    {"steps_measured", run.all_steps.field(StepField::kGpuUtilPercent).count}},
-                   "A powered GPU draws a large share of its peak power even when idle: most of "
-                   "its energy here bought no computation.",
-                   "Feed the GPU more work per step: a larger batch, more DataLoader workers "
-                   "(`DataLoader(..., num_workers=4, pin_memory=True)`), fewer host round-trips; "
-                   "or train a model this small on the CPU.");
+  Finding f =
+      DeviceFinding("device.low_utilization", Severity::kWarning,
+                    "the GPU was busy only " + Fmt(*util) + "% of the time",
+                    {{"mean_gpu_util_percent", *util},
+                     {"threshold_percent", limit},
+                     {"steps_measured", run.all_steps.field(StepField::kGpuUtilPercent).count}},
+                    "A powered GPU draws a large share of its peak power even when idle: most of "
+                    "its energy here bought no computation.",
+                    "Feed the GPU more work per step: a larger batch, more DataLoader workers "
+                    "(`DataLoader(..., num_workers=4, pin_memory=True)`), fewer host round-trips; "
+                    "or train a model this small on the CPU.");
   for (const EpochView& e : run.epochs) {
     const FieldStats& u = e.steps.field(StepField::kGpuUtilPercent);
     if (!u.empty() && u.mean() < limit) f.epochs.push_back(e.record.epoch);
@@ -96,13 +97,13 @@ void CpuOnly(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
     evidence["steps_measured"] = allocated.count;
   }
   if (!on_cpu) return;
-  Finding f = Make("device.cpu_only", Severity::kWarning,
-                   "training ran on the CPU although a " + type + " device was available",
-                   std::move(evidence),
-                   "For all but the smallest models an accelerator does the same work many times "
-                   "faster and with less energy per sample.",
-                   "Move the model and each batch to the device: `device = torch.device('" + type +
-                       "'); model.to(device); x, y = x.to(device), y.to(device)`.");
+  Finding f = DeviceFinding(
+      "device.cpu_only", Severity::kWarning,
+      "training ran on the CPU although a " + type + " device was available", std::move(evidence),
+      "For all but the smallest models an accelerator does the same work many times "
+      "faster and with less energy per sample.",
+      "Move the model and each batch to the device: `device = torch.device('" + type +
+          "'); model.to(device); x, y = x.to(device), y.to(device)`.");
   for (const EpochView& e : run.epochs) f.epochs.push_back(e.record.epoch);
   sink.Add(std::move(f));
 }
@@ -118,18 +119,19 @@ void DataloaderBound(const RunTelemetry& run, const Thresholds& t, FindingSink& 
   const double warn = t.Get("device.dataloader_bound.data_share");
   if (share < warn) return;
   const bool critical = share >= t.Get("device.dataloader_bound.critical_share");
-  Finding f = Make("device.dataloader_bound", critical ? Severity::kCritical : Severity::kWarning,
-                   Pct(share) + " of each step is spent waiting for data",
-                   {{"mean_data_ms", *data},
-                    {"mean_step_ms", *step},
-                    {"data_share", share},
-                    {"threshold", warn},
-                    {"critical_threshold", t.Get("device.dataloader_bound.critical_share")}},
-                   "While the loader prepares the next batch the device sits idle but powered: "
-                   "that share of the run's energy buys nothing.",
-                   "Load in parallel and ahead: `DataLoader(ds, batch_size=..., num_workers=4, "
-                   "pin_memory=True, persistent_workers=True, prefetch_factor=2)`; move "
-                   "decoding and augmentation out of `__getitem__` or onto the GPU.");
+  Finding f =
+      DeviceFinding("device.dataloader_bound", critical ? Severity::kCritical : Severity::kWarning,
+                    Pct(share) + " of each step is spent waiting for data",
+                    {{"mean_data_ms", *data},
+                     {"mean_step_ms", *step},
+                     {"data_share", share},
+                     {"threshold", warn},
+                     {"critical_threshold", t.Get("device.dataloader_bound.critical_share")}},
+                    "While the loader prepares the next batch the device sits idle but powered: "
+                    "that share of the run's energy buys nothing.",
+                    "Load in parallel and ahead: `DataLoader(ds, batch_size=..., num_workers=4, "
+                    "pin_memory=True, persistent_workers=True, prefetch_factor=2)`; move "
+                    "decoding and augmentation out of `__getitem__` or onto the GPU.");
   for (const EpochView& e : run.epochs) {
     const FieldStats& d = e.steps.field(StepField::kDataMs);
     const FieldStats& s = e.steps.field(StepField::kStepMs);
@@ -169,7 +171,9 @@ void ThroughputDegradation(const RunTelemetry& run, const Thresholds& t, Finding
       indices.push_back(i);
     }
   }
-  if (static_cast<double>(values.size()) < t.Get("device.throughput_degradation.min_epochs")) {
+  // A drop needs an earlier epoch to drop from, whatever the override says.
+  if (values.size() <
+      std::max<std::size_t>(2, t.Count("device.throughput_degradation.min_epochs"))) {
     return;
   }
   const double best = *std::max_element(values.begin(), values.end() - 1);
@@ -193,20 +197,21 @@ void ThroughputDegradation(const RunTelemetry& run, const Thresholds& t, Finding
   const double min_seconds = t.Get("device.throughput_degradation.min_seconds");
   if (timed && slow_seconds < min_seconds) return;
   const std::string unit = samples ? "samples/s" : "steps/s";
-  Finding f = Make("device.throughput_degradation", Severity::kWarning,
-                   "throughput fell from " + Fmt(best) + " to " + Fmt(values.back()) + " " + unit,
-                   {{"best_throughput", best},
-                    {"last_throughput", values.back()},
-                    {"unit", unit},
-                    {"drop", 1 - values.back() / best},
-                    {"threshold", drop},
-                    {"slow_seconds", slow_seconds}},
-                   "The same work now takes longer, so each epoch costs more energy than it did "
-                   "(thermal throttling, memory fragmentation, a growing Python-side cost, "
-                   "another job on the device).",
-                   "Compare the slow epochs' step timings (data/forward/backward/optimizer); "
-                   "check `nvidia-smi -q -d PERFORMANCE` for throttling and look for per-step "
-                   "work that grows (lists of tensors, logging).");
+  Finding f =
+      DeviceFinding("device.throughput_degradation", Severity::kWarning,
+                    "throughput fell from " + Fmt(best) + " to " + Fmt(values.back()) + " " + unit,
+                    {{"best_throughput", best},
+                     {"last_throughput", values.back()},
+                     {"unit", unit},
+                     {"drop", 1 - values.back() / best},
+                     {"threshold", drop},
+                     {"slow_seconds", slow_seconds}},
+                    "The same work now takes longer, so each epoch costs more energy than it did "
+                    "(thermal throttling, memory fragmentation, a growing Python-side cost, "
+                    "another job on the device).",
+                    "Compare the slow epochs' step timings (data/forward/backward/optimizer); "
+                    "check `nvidia-smi -q -d PERFORMANCE` for throttling and look for per-step "
+                    "work that grows (lists of tensors, logging).");
   f.epochs = std::move(slow);
   sink.Add(std::move(f));
 }
@@ -238,19 +243,19 @@ void MemoryGrowth(const RunTelemetry& run, const Thresholds& t, FindingSink& sin
     return;
   }
   const std::string name = cuda ? "CUDA memory" : "process memory";
-  Finding f =
-      Make("device.memory_growth", Severity::kWarning,
-           name + " grew " + Pct(growth) + " over " + std::to_string(values.size()) + " epochs",
-           {{"field", std::string(model::kStepFields[static_cast<std::size_t>(field)].name)},
-            {"first_bytes", values.front()},
-            {"last_bytes", values.back()},
-            {"growth", growth},
-            {"threshold", t.Get("device.memory_growth.growth")},
-            {"increasing_fraction", monotone}},
-           "Memory that grows every epoch is a leak: the run will slow down or die of "
-           "out-of-memory, and the energy spent until then is lost.",
-           "Do not keep tensors that hold the graph across steps: log `loss.item()`, not "
-           "`loss`; `.detach()` what you store; run evaluation under `torch.no_grad()`.");
+  Finding f = DeviceFinding(
+      "device.memory_growth", Severity::kWarning,
+      name + " grew " + Pct(growth) + " over " + std::to_string(values.size()) + " epochs",
+      {{"field", std::string(model::kStepFields[static_cast<std::size_t>(field)].name)},
+       {"first_bytes", values.front()},
+       {"last_bytes", values.back()},
+       {"growth", growth},
+       {"threshold", t.Get("device.memory_growth.growth")},
+       {"increasing_fraction", monotone}},
+      "Memory that grows every epoch is a leak: the run will slow down or die of "
+      "out-of-memory, and the energy spent until then is lost.",
+      "Do not keep tensors that hold the graph across steps: log `loss.item()`, not "
+      "`loss`; `.detach()` what you store; run evaluation under `torch.no_grad()`.");
   f.epochs = epochs;
   sink.Add(std::move(f));
 }
@@ -281,14 +286,15 @@ void SlowEpoch(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) 
     extra_joules += e.joules * (1 - median / seconds[k]);
   }
   if (slow.empty()) return;
-  Finding f = Make("device.slow_epoch", Severity::kInfo,
-                   std::to_string(slow.size()) + " epoch(s) took up to " + Fmt(worst) +
-                       "x the median epoch time",
-                   {{"median_epoch_s", median}, {"worst_ratio", worst}, {"threshold", factor}},
-                   "An epoch far slower than its peers spends energy on something other than "
-                   "training: evaluation, checkpointing, contention or throttling.",
-                   "Look at what ran in those epochs (events, step timings); evaluate and "
-                   "checkpoint less often, or asynchronously.");
+  Finding f =
+      DeviceFinding("device.slow_epoch", Severity::kInfo,
+                    std::to_string(slow.size()) + " epoch(s) took up to " + Fmt(worst) +
+                        "x the median epoch time",
+                    {{"median_epoch_s", median}, {"worst_ratio", worst}, {"threshold", factor}},
+                    "An epoch far slower than its peers spends energy on something other than "
+                    "training: evaluation, checkpointing, contention or throttling.",
+                    "Look at what ran in those epochs (events, step timings); evaluate and "
+                    "checkpoint less often, or asynchronously.");
   f.epochs = slow;
   if (extra_joules > 0) {
     f.energy_at_stake =
@@ -326,12 +332,13 @@ void BatchTooSmall(const RunTelemetry& run, const Thresholds& t, FindingSink& si
     }
   }
   if (!starved) return;
-  Finding f = Make("device.batch_too_small", Severity::kWarning,
-                   "batches of " + Fmt(*batch) + " leave the device underused", std::move(evidence),
-                   "Per-step costs (kernel launches, optimizer, data transfer, Python) are paid "
-                   "once per batch: tiny batches spend most of the energy on overhead.",
-                   "Raise the batch size (e.g. `DataLoader(ds, batch_size=128)`) and scale the "
-                   "learning rate with it (linear scaling, with warm-up).");
+  Finding f = DeviceFinding(
+      "device.batch_too_small", Severity::kWarning,
+      "batches of " + Fmt(*batch) + " leave the device underused", std::move(evidence),
+      "Per-step costs (kernel launches, optimizer, data transfer, Python) are paid "
+      "once per batch: tiny batches spend most of the energy on overhead.",
+      "Raise the batch size (e.g. `DataLoader(ds, batch_size=128)`) and scale the "
+      "learning rate with it (linear scaling, with warm-up).");
   for (const EpochView& e : run.epochs) f.epochs.push_back(e.record.epoch);
   sink.Add(std::move(f));
 }
@@ -381,20 +388,21 @@ void HostSync(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
   if (!device_profiled || step_cpu_ms <= 0) return;
   const double share = sync_ms / step_cpu_ms;
   if (share < t.Get("device.host_sync.sync_share")) return;
-  Finding f = Make("device.host_sync", Severity::kWarning,
-                   Pct(share) + " of profiled step time waits on host-device synchronisation",
-                   {{"sync_ms", sync_ms},
-                    {"profiled_cpu_ms", step_cpu_ms},
-                    {"share", share},
-                    {"threshold", t.Get("device.host_sync.sync_share")},
-                    {"sync_calls", calls},
-                    {"profiled_steps", steps},
-                    {"ops", Json(std::vector<std::string>(kSyncOps.begin(), kSyncOps.end()))}},
-                   "Each `.item()`, `.cpu()` or print of a device tensor stalls the host until "
-                   "the device drains its queue: the GPU then idles while the host catches up.",
-                   "Keep values on the device inside the loop: accumulate `running += "
-                   "loss.detach()` and call `.item()` once per epoch; avoid `if tensor:` and "
-                   "printing tensors per step.");
+  Finding f =
+      DeviceFinding("device.host_sync", Severity::kWarning,
+                    Pct(share) + " of profiled step time waits on host-device synchronisation",
+                    {{"sync_ms", sync_ms},
+                     {"profiled_cpu_ms", step_cpu_ms},
+                     {"share", share},
+                     {"threshold", t.Get("device.host_sync.sync_share")},
+                     {"sync_calls", calls},
+                     {"profiled_steps", steps},
+                     {"ops", Json(std::vector<std::string>(kSyncOps.begin(), kSyncOps.end()))}},
+                    "Each `.item()`, `.cpu()` or print of a device tensor stalls the host until "
+                    "the device drains its queue: the GPU then idles while the host catches up.",
+                    "Keep values on the device inside the loop: accumulate `running += "
+                    "loss.detach()` and call `.item()` once per epoch; avoid `if tensor:` and "
+                    "printing tensors per step.");
   for (const EpochView& e : run.epochs) f.epochs.push_back(e.record.epoch);
   sink.Add(std::move(f));
 }
@@ -445,7 +453,7 @@ void MixedPrecisionMissed(const RunTelemetry& run, const Thresholds& t, FindingS
   const double min_capability = t.Get("device.mixed_precision_missed.min_capability");
   if (!capability || *capability < min_capability) return;
   if (Float32Training(run) != true) return;
-  Finding f = Make(
+  Finding f = DeviceFinding(
       "device.mixed_precision_missed", Severity::kWarning,
       "training in float32 on a GPU with tensor cores (capability " + Fmt(*capability) + ")",
       {{"capability", *capability}, {"min_capability", min_capability}, {"precision", "float32"}},
@@ -458,7 +466,7 @@ void MixedPrecisionMissed(const RunTelemetry& run, const Thresholds& t, FindingS
   sink.Add(std::move(f));
 }
 
-constexpr CheckInfo kChecks[] = {
+constexpr CheckInfo kDeviceChecks[] = {
     {"device.low_utilization", Category::kDevice, LowUtilization,
      "a powered GPU used less than the threshold on average"},
     {"device.cpu_only", Category::kDevice, CpuOnly,
@@ -481,6 +489,6 @@ constexpr CheckInfo kChecks[] = {
 
 }  // namespace
 
-std::span<const CheckInfo> DeviceChecks() { return kChecks; }
+std::span<const CheckInfo> DeviceChecks() { return kDeviceChecks; }
 
 }  // namespace atlas::diagnostics

@@ -16,17 +16,12 @@
 namespace atlas::diagnostics {
 namespace {
 
+using checks::kGradNorm;
 using checks::StatIndex;
 using checks::StatOf;
 
-constexpr std::size_t kGradNorm = StatIndex("grad_norm");
 constexpr std::size_t kGradAbsMean = StatIndex("grad_abs_mean");
 constexpr std::size_t kNonfiniteGrads = StatIndex("nonfinite_grads");
-
-std::size_t Count(const Thresholds& t, std::string_view key) {
-  const double v = t.Get(key);
-  return std::isfinite(v) && v > 0 ? static_cast<std::size_t>(v) : 0;
-}
 
 // The gradient figures of one layer_stats sample, in forward (registration) order.
 struct GradientProfile {
@@ -106,9 +101,9 @@ void CheckVanishing(const RunTelemetry& run, const Thresholds& t, FindingSink& s
   const double first_max = t.Get("gradient.vanishing.first_norm");
   const double mean_abs_max = t.Get("gradient.vanishing.mean_abs");
   const std::size_t min_samples =
-      std::max<std::size_t>(1, Count(t, "gradient.vanishing.min_samples"));
+      std::max<std::size_t>(1, t.Count("gradient.vanishing.min_samples"));
   const std::vector<GradientProfile> all = Profiles(run);
-  const auto window = LastProfiles(all, Count(t, "gradient.vanishing.window"));
+  const auto window = LastProfiles(all, t.Count("gradient.vanishing.window"));
   std::vector<GradientProfile> hits;
   for (const GradientProfile& p : window) {
     const bool autotrainer = p.ratio() <= ratio_max && p.first() <= first_max;
@@ -166,10 +161,11 @@ void CheckExploding(const RunTelemetry& run, const Thresholds& t, FindingSink& s
   const double norm_max = t.Get("gradient.exploding.norm");
   const double growth_max = t.Get("gradient.exploding.growth");
   const std::size_t min_samples =
-      std::max<std::size_t>(1, Count(t, "gradient.exploding.min_samples"));
+      std::max<std::size_t>(1, t.Count("gradient.exploding.min_samples"));
   const std::vector<GradientProfile> all = Profiles(run);
   if (all.empty()) return;
-  const auto window = LastProfiles(all, Count(t, "gradient.exploding.window"));
+  const auto window = LastProfiles(all, t.Count("gradient.exploding.window"));
+  if (window.empty()) return;  // an override of 0 samples judges none
   std::vector<GradientProfile> ratio_hits;
   const GradientProfile* largest = nullptr;
   for (const GradientProfile& p : window) {
@@ -226,7 +222,7 @@ bool HasNonfiniteGrad(const model::LayerStat& s) {
   return norm && !std::isfinite(*norm);
 }
 
-void CheckNonfinite(const RunTelemetry& run, const Thresholds& /*t*/, FindingSink& sink) {
+void CheckNonfiniteGradients(const RunTelemetry& run, const Thresholds& /*t*/, FindingSink& sink) {
   for (const model::LayerStatsRecord& r : run.layer_samples) {
     std::vector<std::string> affected;
     for (const model::LayerStat& s : r.layers) {
@@ -274,7 +270,7 @@ void CheckNonfinite(const RunTelemetry& run, const Thresholds& /*t*/, FindingSin
 void CheckNoiseScale(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
   const double ratio_max = t.Get("gradient.noise_scale.batch_ratio");
   const std::size_t min_samples =
-      std::max<std::size_t>(1, Count(t, "gradient.noise_scale.min_samples"));
+      std::max<std::size_t>(1, t.Count("gradient.noise_scale.min_samples"));
   if (!run.batch_size || !(*run.batch_size > 0)) return;
   // The measurement: extra.gradient_noise_scale of any layer entry (the observer would send it
   // on the root module's entry, layer ""), B_simple of McCandlish et al. 2018.
@@ -291,7 +287,7 @@ void CheckNoiseScale(const RunTelemetry& run, const Thresholds& t, FindingSink& 
       }
     }
   }
-  const std::size_t window = Count(t, "gradient.noise_scale.window");
+  const std::size_t window = t.Count("gradient.noise_scale.window");
   if (window > 0 && values.size() > window) {
     values.erase(values.begin(), values.end() - static_cast<std::ptrdiff_t>(window));
   }
@@ -330,7 +326,7 @@ constexpr CheckInfo kGradientChecks[] = {
      "first/last layer gradient-norm ratio <= 1e-3 with first <= 1e-4, or mean |g| < 1e-7"},
     {"gradient.exploding", Category::kGradient, &CheckExploding,
      "first/last gradient-norm ratio >= 70, a very large norm, or a norm growing 100x"},
-    {"gradient.nonfinite", Category::kGradient, &CheckNonfinite, "NaN/Inf gradients"},
+    {"gradient.nonfinite", Category::kGradient, &CheckNonfiniteGradients, "NaN/Inf gradients"},
     {"gradient.noise_scale", Category::kGradient, &CheckNoiseScale,
      "batch size far above the critical batch size (gradient noise scale)"},
 };

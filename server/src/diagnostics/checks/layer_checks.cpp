@@ -21,6 +21,7 @@ using checks::EpochsOf;
 using checks::ExtraArray;
 using checks::ExtraNumber;
 using checks::FiniteValues;
+using checks::kGradNorm;
 using checks::LayerHistory;
 using checks::LayerSample;
 using checks::StatIndex;
@@ -31,7 +32,6 @@ constexpr std::size_t kActivationStd = StatIndex("activation_std");
 constexpr std::size_t kActivationAbsMean = StatIndex("activation_abs_mean");
 constexpr std::size_t kDeadFraction = StatIndex("dead_fraction");
 constexpr std::size_t kSaturatedFraction = StatIndex("saturated_fraction");
-constexpr std::size_t kGradNorm = StatIndex("grad_norm");
 constexpr std::size_t kWeightAbsMean = StatIndex("weight_abs_mean");
 constexpr std::size_t kWeightSparsity = StatIndex("weight_sparsity");
 constexpr std::size_t kWeightNorm = StatIndex("weight_norm");
@@ -51,11 +51,6 @@ std::string Concat(std::initializer_list<std::string_view> parts) {
   std::string out;
   for (std::string_view p : parts) out += p;
   return out;
-}
-
-std::size_t Count(const Thresholds& t, std::string_view key) {
-  const double v = t.Get(key);
-  return std::isfinite(v) && v > 0 ? static_cast<std::size_t>(v) : 0;
 }
 
 Finding LayerFinding(std::string_view check, Severity severity, const std::string& layer,
@@ -136,10 +131,10 @@ void CheckDead(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) 
   const double active_below = t.Get("layer.dead.unit_active_fraction");
   const double layer_fraction = t.Get("layer.dead.layer_fraction");
   const double critical_fraction = t.Get("layer.dead.critical_fraction");
-  const std::size_t min_samples = std::max<std::size_t>(1, Count(t, "layer.dead.min_samples"));
+  const std::size_t min_samples = std::max<std::size_t>(1, t.Count("layer.dead.min_samples"));
   for (const LayerHistory& h : checks::LayerHistories(run)) {
     if (!IsReluLayer(run, h) || checks::IsOutputLayer(run, h.layer)) continue;
-    const auto samples = h.Last(Count(t, "layer.dead.window"));
+    const auto samples = h.Last(t.Count("layer.dead.window"));
     if (samples.size() < min_samples) continue;
     std::optional<double> dead;
     std::size_t units_seen = 0;
@@ -204,10 +199,10 @@ void CheckDormant(const RunTelemetry& run, const Thresholds& t, FindingSink& sin
   const double info_fraction = t.Get("layer.dormant_units.fraction");
   const double warning_fraction = t.Get("layer.dormant_units.warning_fraction");
   const std::size_t min_samples =
-      std::max<std::size_t>(1, Count(t, "layer.dormant_units.min_samples"));
+      std::max<std::size_t>(1, t.Count("layer.dormant_units.min_samples"));
   for (const LayerHistory& h : checks::LayerHistories(run)) {
     if (!IsActivationLayer(run, h) || checks::IsOutputLayer(run, h.layer)) continue;
-    const auto samples = h.Last(Count(t, "layer.dormant_units.window"));
+    const auto samples = h.Last(t.Count("layer.dormant_units.window"));
     if (samples.size() < min_samples) continue;
     // Dead units are dormant too (score 0) and layer.dead reports them: this check counts the
     // units that still fire but contribute almost nothing.
@@ -256,10 +251,10 @@ bool IsSaturatingLayer(const RunTelemetry& run, const LayerHistory& h) {
 void CheckSaturated(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
   const double threshold = t.Get("layer.saturated.fraction");
   const double critical = t.Get("layer.saturated.critical_fraction");
-  const std::size_t min_samples = std::max<std::size_t>(1, Count(t, "layer.saturated.min_samples"));
+  const std::size_t min_samples = std::max<std::size_t>(1, t.Count("layer.saturated.min_samples"));
   for (const LayerHistory& h : checks::LayerHistories(run)) {
     if (!IsSaturatingLayer(run, h) || checks::IsOutputLayer(run, h.layer)) continue;
-    const auto samples = h.Last(Count(t, "layer.saturated.window"));
+    const auto samples = h.Last(t.Count("layer.saturated.window"));
     const std::vector<double> values = FiniteValues(samples, kSaturatedFraction);
     if (values.size() < min_samples) continue;
     const double fraction = Mean(values);
@@ -307,7 +302,7 @@ std::vector<std::int64_t> StepsWithUpdates(const RunTelemetry& run) {
 
 void CheckNotUpdating(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
   const std::size_t min_samples =
-      std::max<std::size_t>(1, Count(t, "layer.not_updating.min_samples"));
+      std::max<std::size_t>(1, t.Count("layer.not_updating.min_samples"));
   const double min_grad_to_weight = t.Get("layer.not_updating.min_grad_to_weight");
   const std::vector<std::int64_t> stepped = StepsWithUpdates(run);
   for (const LayerHistory& h : checks::LayerHistories(run)) {
@@ -368,9 +363,9 @@ void CheckUpdateRatio(const RunTelemetry& run, const Thresholds& t, FindingSink&
   const double high = t.Get("layer.update_ratio.high");
   const double critical_high = t.Get("layer.update_ratio.critical_high");
   const std::size_t min_samples =
-      std::max<std::size_t>(1, Count(t, "layer.update_ratio.min_samples"));
+      std::max<std::size_t>(1, t.Count("layer.update_ratio.min_samples"));
   for (const LayerHistory& h : checks::LayerHistories(run)) {
-    const auto samples = h.Last(Count(t, "layer.update_ratio.window"));
+    const auto samples = h.Last(t.Count("layer.update_ratio.window"));
     std::vector<double> ratios;
     for (double r : FiniteValues(samples, kUpdateRatio)) {
       if (r > 0) ratios.push_back(r);  // 0 is layer.not_updating's case
@@ -483,7 +478,8 @@ double NonfiniteCount(const model::LayerStat& s) {
   return count;
 }
 
-void CheckNonfinite(const RunTelemetry& run, const Thresholds& /*t*/, FindingSink& sink) {
+void CheckNonfiniteLayerValues(const RunTelemetry& run, const Thresholds& /*t*/,
+                               FindingSink& sink) {
   for (const model::LayerStatsRecord& r : run.layer_samples) {
     std::vector<std::string> affected;
     const model::LayerStat* origin = nullptr;
@@ -530,7 +526,7 @@ void CheckNonfinite(const RunTelemetry& run, const Thresholds& /*t*/, FindingSin
 void CheckPoorInit(const RunTelemetry& run, const Thresholds& t, FindingSink& sink) {
   if (run.layer_samples.empty() || run.modules.empty()) return;
   const model::LayerStatsRecord& first = run.layer_samples.front();
-  if (first.step > static_cast<std::int64_t>(t.Get("layer.poor_init.max_step"))) return;
+  if (static_cast<double>(first.step) > t.Get("layer.poor_init.max_step")) return;
   const double growth = t.Get("layer.poor_init.std_growth");
   const double decay = t.Get("layer.poor_init.std_decay");
   const double scale_high = t.Get("layer.poor_init.scale_high");
@@ -610,7 +606,8 @@ constexpr CheckInfo kLayerChecks[] = {
      "||dW|| / ||W|| outside [1e-5, 1e-1]"},
     {"layer.near_zero_weights", Category::kLayer, &CheckNearZeroWeights,
      "weights that are ~0 (sparse or collapsed) but still cost dense compute"},
-    {"layer.nonfinite", Category::kLayer, &CheckNonfinite, "NaN/Inf activations or weights"},
+    {"layer.nonfinite", Category::kLayer, &CheckNonfiniteLayerValues,
+     "NaN/Inf activations or weights"},
     {"layer.poor_init", Category::kLayer, &CheckPoorInit,
      "weight scale or activation scale through depth off at initialisation"},
 };

@@ -29,6 +29,9 @@ consteval std::size_t StatIndex(std::string_view name) {
   throw "unknown layer statistic";  // not a constant expression: a compile error
 }
 
+// The statistics that more than one family of checks reads.
+inline constexpr std::size_t kGradNorm = StatIndex("grad_norm");
+
 // The value of one statistic of a layer entry, if sent (it may be NaN or infinite).
 inline std::optional<double> StatOf(const model::LayerStat& s, std::size_t index) {
   return s.values[index];
