@@ -127,6 +127,28 @@ def test_threshold_overrides_are_validated_and_change_the_result(server: Server)
     assert key.rsplit(".", 1)[0] not in {f["check"] for f in after["findings"]}
 
 
+def test_any_finite_override_of_every_threshold_leaves_atlasd_answering(server: Server) -> None:
+    """Overrides are user input: every key at once set to 0, -1 or 1e300 (windows of no samples,
+    counts past any run) must still give a valid document for a run without epochs and a trained
+    run, and atlasd must stay up."""
+    empty = server.create_run(config={"energy": {"country_iso_code": "POL"}})
+    trained = server.create_run(config={"energy": {"country_iso_code": "POL"}})
+    train(server, trained)
+    project = server.get(f"/api/v1/runs/{trained}").body["project_id"]
+    assert server.get(f"/api/v1/runs/{empty}").body["project_id"] == project
+    keys = [t["key"] for t in server.get("/api/v1/diagnostics/thresholds").body["thresholds"]]
+    for value in (0, -1, 1e300):
+        overrides = json.dumps({key: value for key in keys}).encode()
+        put = server.request("PUT", f"/api/v1/projects/{project}/thresholds", overrides, _json())
+        assert put.status == 200, put.body
+        for run in (empty, trained):
+            reply = server.get(f"/api/v1/runs/{run}/diagnostics")
+            assert reply.status == 200, (value, reply.body)
+            for finding in reply.body["findings"]:
+                assert set(finding) == FINDING_KEYS
+        assert server.alive()
+
+
 def test_atlas_report_prints_the_document(server: Server) -> None:
     run = server.create_run(config={"energy": {"country_iso_code": "POL"}})
     train(server, run)
