@@ -167,10 +167,10 @@ void CheckExploding(const RunTelemetry& run, const Thresholds& t, FindingSink& s
   const auto window = LastProfiles(all, t.Count("gradient.exploding.window"));
   if (window.empty()) return;  // an override of 0 samples judges none
   std::vector<GradientProfile> ratio_hits;
-  const GradientProfile* largest = nullptr;
+  const GradientProfile* largest = &window.front();
   for (const GradientProfile& p : window) {
     if (p.ratio() >= ratio_min && std::isfinite(p.ratio())) ratio_hits.push_back(p);
-    if (largest == nullptr || p.total_norm > largest->total_norm) largest = &p;
+    if (p.total_norm > largest->total_norm) largest = &p;
   }
   const double growth =
       all.front().total_norm > 0 ? all.back().total_norm / all.front().total_norm : 0.0;
